@@ -1,0 +1,81 @@
+"""`sandbox serve`: run the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from sandbox import __version__
+from sandbox.config import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sandbox", description="Local emulator of agentic-payment providers")
+    parser.add_argument("--version", action="version", version=f"sandbox {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve every provider and the control plane")
+    # Defaults come from Settings (and SANDBOX_* variables); only given flags override them.
+    serve.add_argument("--host", default=None, help="interface to bind (default 127.0.0.1, SANDBOX_HOST)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8750, SANDBOX_PORT)")
+    serve.add_argument("--seed", type=int, default=None, help="fix ids and secrets (SANDBOX_SEED)")
+    serve.add_argument("--clock", default=None, help="freeze the clock at an ISO-8601 instant (SANDBOX_CLOCK)")
+    serve.add_argument("--public-url", default=None, help="base URL for links handed out (SANDBOX_PUBLIC_URL)")
+    serve.add_argument("--log-level", default=None, help="debug, info, warning (SANDBOX_LOG_LEVEL)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            print(f"sandbox: invalid setting {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # uvloop is optional (e.g. on Windows)
+        runner = asyncio.Runner()
+    with runner:
+        try:
+            runner.run(_serve(settings))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            pass
+    return 0
+
+
+async def _serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from sandbox.app import create_app
+
+    runner = web.AppRunner(create_app(settings), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        host, port = runner.addresses[0][:2]
+        host = f"[{host}]" if ":" in host else host
+        # Printed only once the socket listens, so scripts can wait for this line.
+        print(f"sandbox {__version__} listening on http://{host}:{port} (seed {settings.effective_seed})", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signame in ("SIGINT", "SIGTERM"):
+            with contextlib.suppress(NotImplementedError, AttributeError):
+                loop.add_signal_handler(getattr(signal, signame), stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

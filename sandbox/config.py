@@ -1,0 +1,35 @@
+"""Settings: defaults, overridden by SANDBOX_* environment variables, overridden by flags."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from functools import cached_property
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sandbox.core.clock import parse_instant
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8750, ge=0, le=65535)
+    seed: int | None = Field(None, description="Fixes ids and secrets; random (and reported) when unset")
+    clock: datetime | None = Field(None, description="Freeze the sandbox clock at this instant")
+    public_url: str | None = Field(None, description="Base URL used in links the sandbox hands out")
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    max_events: int = Field(10_000, gt=0)
+    log_level: str = "warning"
+    dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
+
+    @field_validator("clock", mode="before")
+    @classmethod
+    def _instant(cls, value: object) -> object:
+        return parse_instant(value) if isinstance(value, str) else value
+
+    @cached_property
+    def effective_seed(self) -> int:
+        return self.seed if self.seed is not None else secrets.randbits(32)

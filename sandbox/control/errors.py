@@ -1,0 +1,19 @@
+"""The control plane's own error shape: the same envelope as Dino, with generic codes."""
+
+from sandbox.core.errors import EnvelopeStyle, ErrorKind
+
+CONTROL_ERRORS = EnvelopeStyle({
+    ErrorKind.VALIDATION: (400, "invalid_request"),
+    ErrorKind.MALFORMED: (400, "invalid_request"),
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: (415, "unsupported_media_type"),
+    ErrorKind.PAYLOAD_TOO_LARGE: (413, "payload_too_large"),
+    ErrorKind.UNAUTHENTICATED: (401, "unauthenticated"),
+    ErrorKind.FORBIDDEN: (403, "forbidden"),
+    ErrorKind.NOT_FOUND: (404, "not_found"),
+    ErrorKind.ROUTE_NOT_FOUND: (404, "not_found"),
+    ErrorKind.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
+    ErrorKind.INVALID_STATE: (409, "invalid_state"),
+    ErrorKind.IDEMPOTENCY_CONFLICT: (409, "idempotency_key_conflict"),
+    ErrorKind.RATE_LIMITED: (429, "rate_limited"),
+    ErrorKind.INTERNAL: (500, "internal_error"),
+})

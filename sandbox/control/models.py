@@ -1,0 +1,52 @@
+"""Request bodies of the control plane."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sandbox.core.clock import parse_instant
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AdvanceClock(Body):
+    seconds: Annotated[float, Field(gt=0, le=10 * 365 * 86400)]
+
+
+class SetClock(Body):
+    now: datetime | None = None
+    frozen: bool | None = None
+
+    @field_validator("now", mode="before")
+    @classmethod
+    def _instant(cls, value: object) -> object:
+        return parse_instant(value) if isinstance(value, str) else value
+
+
+class Reset(Body):
+    provider: str | None = None
+    tenant: str | None = None
+
+
+class EventQuery(BaseModel):
+    provider: str | None = None
+    tenant: str | None = None
+    type: str | None = None
+    object_id: str | None = None
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
+class Decision(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class Execute(Body):
+    outcome: Literal["started", "completed", "failed"] | None = None
+    merchant: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    amount_cents: Annotated[int, Field(strict=True, gt=0)] | None = None
+    failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None

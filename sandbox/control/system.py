@@ -1,0 +1,60 @@
+"""Provider-neutral control endpoints: health, reset, clock and the event log."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sandbox import __version__
+from sandbox.control.models import AdvanceClock, EventQuery, Reset, SetClock
+from sandbox.core.api import Call, ProviderApi, Reply
+
+
+def routes(api: ProviderApi) -> list[web.RouteDef]:
+    rt = api.runtime
+
+    def health(call: Call) -> Reply:
+        return Reply({
+            "status": "ok",
+            "version": __version__,
+            "providers": list(rt.provider_names),
+            "seed": rt.settings.effective_seed,
+            "clock": rt.clock.describe(),
+        })
+
+    def reset(call: Call) -> Reply:
+        body = call.parse(Reset, empty_ok=True)
+        rt.reset(body.provider, body.tenant)
+        return Reply({"reset": True, "provider": body.provider, "tenant": body.tenant})
+
+    def clock(call: Call) -> Reply:
+        return Reply(rt.clock.describe())
+
+    def set_clock(call: Call) -> Reply:
+        body = call.parse(SetClock, empty_ok=True)
+        if body.now is not None:
+            rt.clock.freeze(body.now)
+            if body.frozen is False:
+                rt.clock.unfreeze()
+        elif body.frozen is True:
+            rt.clock.freeze()
+        elif body.frozen is False:
+            rt.clock.unfreeze()
+        return Reply(rt.clock.describe())
+
+    def advance(call: Call) -> Reply:
+        rt.clock.advance(call.parse(AdvanceClock).seconds)
+        return Reply(rt.clock.describe())
+
+    def events(call: Call) -> Reply:
+        query = call.query(EventQuery)
+        found = rt.events.query(provider=query.provider, tenant=query.tenant, type=query.type, object_id=query.object_id)
+        return Reply({"object": "list", "data": [event.summary() for event in found[-query.limit:]]})
+
+    return [
+        api.route("GET", "/_sandbox/health", health),
+        api.route("POST", "/_sandbox/reset", reset),
+        api.route("GET", "/_sandbox/clock", clock),
+        api.route("POST", "/_sandbox/clock", set_clock),
+        api.route("POST", "/_sandbox/clock/advance", advance),
+        api.route("GET", "/_sandbox/events", events),
+    ]

@@ -1,0 +1,140 @@
+"""A provider's HTTP surface: authentication, JSON bodies and idempotency around small handlers.
+
+Handlers are plain functions `(Call) -> Reply`. They run without awaiting, so each one is
+atomic on the event loop; everything asynchronous (reading the body, waiting for a
+concurrent request with the same idempotency key) happens here, around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError, from_validation, invalid_field
+from sandbox.core.http import json_response, read_json
+from sandbox.core.idempotency import UNSAVED_STATUSES, StoredResponse, fingerprint
+from sandbox.core.runtime import RUNTIME, Runtime
+from sandbox.core.store import Space
+
+M = TypeVar("M", bound=BaseModel)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(slots=True)
+class Call:
+    request: web.Request
+    space: Space
+    body: Any
+
+    def param(self, name: str) -> str:
+        return self.request.match_info[name]
+
+    def parse(self, model: type[M], *, empty_ok: bool = False) -> M:
+        """Validate the JSON body with a pydantic model; field errors name the field."""
+        body = self.body
+        if body is None and empty_ok:
+            body = {}
+        if not isinstance(body, dict):
+            raise invalid_field("body", "must be a JSON object")
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise from_validation(exc) from None
+
+
+    def query(self, model: type[M]) -> M:
+        """Validate the query string; repeated parameters keep their last value."""
+        try:
+            return model.model_validate(dict(self.request.query))
+        except ValidationError as exc:
+            raise from_validation(exc) from None
+
+    def links_base(self) -> str:
+        """Scheme and host for links handed to the caller (approval pages and the like)."""
+        configured = self.request.app[RUNTIME].settings.public_url
+        return configured.rstrip("/") if configured else f"{self.request.scheme}://{self.request.host}"
+
+
+@dataclass(slots=True)
+class Reply:
+    payload: Any
+    status: int = 200
+
+
+Handler = Callable[[Call], Reply]
+Authenticator = Callable[[web.Request], str]
+
+
+class ProviderApi:
+    def __init__(self, runtime: Runtime, provider: str, authenticate: Authenticator, style: ErrorStyle) -> None:
+        self.runtime = runtime
+        self.provider = provider
+        self.authenticate = authenticate
+        self.style = style
+
+    def route(self, method: str, path: str, handler: Handler, *, idempotent: bool = False) -> web.RouteDef:
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            space = Space(self.provider, self.authenticate(request))
+            body = await read_json(request) if request.method != "GET" else None
+            call = Call(request, space, body)
+            key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
+            if key is None:
+                return self._render(handler(call))
+            return await self._idempotent(call, key, handler)
+
+        return web.route(method, path, endpoint)
+
+    def _render(self, reply: Reply) -> web.Response:
+        return json_response(reply.payload, reply.status)
+
+    def _error(self, call: Call, error: SandboxError) -> web.Response:
+        status, body = self.style.render(error, call.request.path)
+        return json_response(body, status, error.headers or None)
+
+    async def _idempotent(self, call: Call, key: str, handler: Handler) -> web.Response:
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise invalid_field(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters")
+        keys = self.runtime.idempotency
+        scope = (call.space.provider, call.space.tenant, call.request.method, call.request.path, key)
+        body_print = fingerprint(call.body)
+        while (entry := keys.lookup(scope)) is not None:
+            if entry.fingerprint != body_print:
+                raise SandboxError(
+                    ErrorKind.IDEMPOTENCY_CONFLICT,
+                    f"Idempotency-Key {key!r} was already used with a different request body on this endpoint",
+                    details={"idempotency_key": key},
+                )
+            await asyncio.shield(entry.done)
+            if entry.response is not None:
+                return _replay(entry.response, key)
+            # The first attempt was not processed (e.g. failed validation): try again.
+        entry = keys.begin(scope, body_print)
+        response = None
+        try:
+            try:
+                response = self._render(handler(call))
+            except SandboxError as error:
+                response = self._error(call, error)
+        finally:
+            saved = response is not None and response.status not in UNSAVED_STATUSES and response.status < 500
+            keys.finish(scope, entry, StoredResponse(response.status, response.body, _kept_headers(response)) if saved else None)
+        response.headers[IDEMPOTENCY_HEADER] = key
+        return response
+
+
+def _kept_headers(response: web.Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name.lower() not in ("content-length", "date", "server")}
+
+
+def _replay(stored: StoredResponse, key: str) -> web.Response:
+    headers = dict(stored.headers)
+    headers[IDEMPOTENCY_HEADER] = key
+    headers["Idempotent-Replayed"] = "true"
+    return web.Response(body=stored.body, status=stored.status, headers=headers)

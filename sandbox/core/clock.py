@@ -1,0 +1,61 @@
+"""The sandbox clock: every timestamp and every time-based transition reads it.
+
+Real time by default; it can be offset (advanced) or frozen so that tests move time
+instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO-8601 instant; naive values are taken as UTC."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and `Z`, the format all three providers use."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+class Clock:
+    def __init__(self, frozen_at: datetime | None = None, *, source=time.time) -> None:
+        self._source = source
+        self._offset = 0.0
+        self._frozen: float | None = frozen_at.timestamp() if frozen_at else None
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def timestamp(self) -> float:
+        if self._frozen is not None:
+            return self._frozen
+        return self._source() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp(), timezone.utc)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+
+    def freeze(self, at: datetime | None = None) -> None:
+        self._frozen = at.timestamp() if at else self.timestamp()
+
+    def unfreeze(self) -> None:
+        """Let time run again from the current sandbox instant."""
+        if self._frozen is not None:
+            self._offset = self._frozen - self._source()
+            self._frozen = None
+
+    def describe(self) -> dict:
+        return {"now": iso(self.now()), "frozen": self.frozen, "offset_seconds": round(self.timestamp() - self._source(), 3) + 0.0}

@@ -1,0 +1,100 @@
+"""One way to raise an error; each provider renders it in its own wire shape.
+
+Code raises `SandboxError` with a provider-neutral `kind`. A provider's `ErrorStyle` maps the
+kind to its own HTTP status and error code (unless the error names them explicitly) and
+renders the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+
+class ErrorKind(StrEnum):
+    VALIDATION = "validation"  # a body or query field is wrong
+    MALFORMED = "malformed"  # the body is not JSON, or not an object
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"  # an object not in the caller's scope
+    ROUTE_NOT_FOUND = "route_not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    INVALID_STATE = "invalid_state"  # the object's state does not allow the operation
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    message: str
+    type: str = "invalid"
+
+
+@dataclass(slots=True)
+class SandboxError(Exception):
+    kind: ErrorKind
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+    fields: list[FieldError] = field(default_factory=list)
+    status: int | None = None  # overrides the provider's mapping for this kind
+    code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ErrorStyle(Protocol):
+    """How a provider turns a `SandboxError` into (HTTP status, JSON body)."""
+
+    def render(self, error: SandboxError, instance: str) -> tuple[int, dict[str, Any]]: ...
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """`("buyer", "email")` -> `buyer.email`; list indexes stay numeric: `mandates.0.value`."""
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def from_validation(exc: ValidationError, *, prefix: tuple[str, ...] = ()) -> SandboxError:
+    fields = [
+        FieldError(field_path(prefix + tuple(err["loc"])), _message(err), err["type"])
+        for err in exc.errors(include_url=False)
+    ]
+    summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
+    return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {summary}", fields=fields)
+
+
+def invalid_field(name: str, message: str) -> SandboxError:
+    return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {name}: {message}", fields=[FieldError(name, message)])
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "is required"
+    msg = err["msg"].removeprefix("Value error, ")
+    return msg[:1].lower() + msg[1:] if msg else err["type"]
+
+
+class EnvelopeStyle:
+    """`{"error": {"code", "message", "details"}}`: Dino's envelope, also used by the control plane."""
+
+    def __init__(self, table: dict[ErrorKind, tuple[int, str]]) -> None:
+        self._table = table
+
+    def render(self, error: SandboxError, instance: str) -> tuple[int, dict[str, Any]]:
+        status, code = self._table.get(error.kind, (500, "internal_error"))
+        details = dict(error.details)
+        if error.fields:
+            details["field"] = error.fields[0].field
+            details["errors"] = [{"field": f.field, "message": f.message, "type": f.type} for f in error.fields]
+        body = {"code": error.code or code, "message": error.message, "details": details}
+        return error.status or status, {"error": body}

@@ -1,0 +1,85 @@
+"""Idempotency keys, as Stripe and Dino define them.
+
+The first response for a key is kept (scoped to provider, tenant, method and path) and
+replayed for a retry with the same body. The same key with a different body is a conflict.
+A request that arrives while the first one with its key is still running waits for it, so
+concurrent duplicates create one object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from sandbox.core.clock import Clock
+
+# Stripe keeps keys for 24 hours; the bound keeps a long-running sandbox's memory flat.
+DEFAULT_TTL_SECONDS = 24 * 3600
+DEFAULT_MAX_KEYS = 50_000
+
+# Responses that say "this request was never processed" are not kept, so a corrected retry
+# with the same key can go through (Stripe's rule for validation and auth failures).
+UNSAVED_STATUSES = frozenset({400, 401, 403, 415, 429})
+
+
+def fingerprint(body: Any) -> str:
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) if body is not None else b""
+    return hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(slots=True)
+class Entry:
+    fingerprint: str
+    expires_at: float
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    response: StoredResponse | None = None
+
+
+class IdempotencyStore:
+    def __init__(self, clock: Clock, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        self._clock = clock
+        self._ttl = ttl_seconds
+        self._max = max_keys
+        self._entries: OrderedDict[tuple[str, ...], Entry] = OrderedDict()
+
+    def lookup(self, scope: tuple[str, ...]) -> Entry | None:
+        entry = self._entries.get(scope)
+        if entry is not None and entry.done.done() and entry.expires_at <= self._clock.timestamp():
+            del self._entries[scope]
+            return None
+        return entry
+
+    def begin(self, scope: tuple[str, ...], body_fingerprint: str) -> Entry:
+        entry = Entry(body_fingerprint, self._clock.timestamp() + self._ttl)
+        self._entries[scope] = entry
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return entry
+
+    def finish(self, scope: tuple[str, ...], entry: Entry, response: StoredResponse | None) -> None:
+        """Record the outcome; `None` forgets the key (the request was not processed)."""
+        if response is None and self._entries.get(scope) is entry:
+            del self._entries[scope]
+        entry.response = response
+        if not entry.done.done():
+            entry.done.set_result(None)
+
+    def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
+        """Forget keys; scopes start with (provider, tenant)."""
+        if provider is None and tenant is None:
+            self._entries.clear()
+            return
+        for scope in [s for s in self._entries if provider in (None, s[0]) and tenant in (None, s[1])]:
+            del self._entries[scope]

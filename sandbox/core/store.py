@@ -1,0 +1,128 @@
+"""Per-tenant object storage.
+
+Objects live in a namespace per (provider, tenant): tenants never see each other's
+objects. `Store` is the small interface providers use, so a persistent backend can replace
+`MemoryStore` later; the memory backend keeps every lookup O(1) and pages without scanning
+from the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+
+class Space(NamedTuple):
+    provider: str
+    tenant: str
+
+
+class Page(NamedTuple):
+    items: list[Any]
+    has_more: bool
+
+
+class UnknownCursor(LookupError):
+    pass
+
+
+class Store(Protocol):
+    def get(self, space: Space, kind: str, obj_id: str) -> Any | None: ...
+
+    def put(self, space: Space, kind: str, obj_id: str, obj: Any) -> None: ...
+
+    def delete(self, space: Space, kind: str, obj_id: str) -> bool: ...
+
+    def page(
+        self, space: Space, kind: str, *, limit: int, after: str | None = None,
+        where: Callable[[Any], bool] | None = None,
+    ) -> Page: ...
+
+    def count(self, space: Space, kind: str) -> int: ...
+
+    def locate(self, kind: str, obj_id: str) -> Space | None: ...
+
+    def reset(self, provider: str | None = None, tenant: str | None = None) -> None: ...
+
+
+@dataclass(slots=True)
+class _Collection:
+    items: dict[str, Any] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)  # creation order; deleted ids stay as gaps
+    position: dict[str, int] = field(default_factory=dict)
+
+    def put(self, obj_id: str, obj: Any) -> None:
+        if obj_id not in self.position:
+            self.position[obj_id] = len(self.order)
+            self.order.append(obj_id)
+        self.items[obj_id] = obj
+
+    def newest_first(self, before: int) -> Iterator[Any]:
+        for index in range(before - 1, -1, -1):
+            obj = self.items.get(self.order[index])
+            if obj is not None:
+                yield obj
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._spaces: dict[Space, dict[str, _Collection]] = {}
+        self._index: dict[tuple[str, str], Space] = {}  # (kind, id) -> owner, for the control plane
+
+    def _collection(self, space: Space, kind: str) -> _Collection | None:
+        kinds = self._spaces.get(space)
+        return kinds.get(kind) if kinds else None
+
+    def get(self, space: Space, kind: str, obj_id: str) -> Any | None:
+        coll = self._collection(space, kind)
+        return coll.items.get(obj_id) if coll else None
+
+    def put(self, space: Space, kind: str, obj_id: str, obj: Any) -> None:
+        self._spaces.setdefault(space, {}).setdefault(kind, _Collection()).put(obj_id, obj)
+        self._index[(kind, obj_id)] = space
+
+    def delete(self, space: Space, kind: str, obj_id: str) -> bool:
+        coll = self._collection(space, kind)
+        if coll is None or coll.items.pop(obj_id, None) is None:
+            return False
+        self._index.pop((kind, obj_id), None)
+        return True
+
+    def page(self, space, kind, *, limit, after=None, where=None) -> Page:
+        """Newest first; `after` is the last id of the previous page."""
+        coll = self._collection(space, kind)
+        if coll is None:
+            if after is not None:
+                raise UnknownCursor(after)
+            return Page([], False)
+        if after is None:
+            start = len(coll.order)
+        elif after in coll.position:
+            start = coll.position[after]
+        else:
+            raise UnknownCursor(after)
+        found: list[Any] = []
+        for obj in coll.newest_first(start):
+            if where is None or where(obj):
+                if len(found) == limit:
+                    return Page(found, True)
+                found.append(obj)
+        return Page(found, False)
+
+    def count(self, space: Space, kind: str) -> int:
+        coll = self._collection(space, kind)
+        return len(coll.items) if coll else 0
+
+    def locate(self, kind: str, obj_id: str) -> Space | None:
+        return self._index.get((kind, obj_id))
+
+    def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
+        doomed = [s for s in self._spaces if (provider in (None, s.provider)) and (tenant in (None, s.tenant))]
+        for space in doomed:
+            del self._spaces[space]
+        if len(doomed) and (provider or tenant):
+            gone = set(doomed)
+            self._index = {key: space for key, space in self._index.items() if space not in gone}
+        elif provider is None and tenant is None:
+            self._index.clear()

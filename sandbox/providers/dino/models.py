@@ -1,0 +1,149 @@
+"""Dino request bodies (pydantic) and the stored purchase intent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints, TypeAdapter
+
+STATUSES = (
+    "intent_created", "approved", "needs_approval", "declined",
+    "payment_credential_issued", "execution_started", "completed", "failed",
+)
+Status = Literal[
+    "intent_created", "approved", "needs_approval", "declined",
+    "payment_credential_issued", "execution_started", "completed", "failed",
+]
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    _HTTP_URL.validate_python(value)  # validate, but keep the caller's exact string
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
+Cents = Annotated[int, Field(strict=True, gt=0, le=100_000_000_00)]
+Metadata = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
+
+
+class Strict(BaseModel):
+    # Unknown fields are refused, like Stripe: a typo should fail loudly in the sandbox.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Buyer(Strict):
+    first_name: Text
+    last_name: Text
+    email: EmailStr
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ().\-]{5,24}$")] | None = None
+    address1: Text
+    address2: Text | None = None
+    city: Text
+    province: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(description="ISO-3166 alpha-2, upper case")
+
+
+class CreatePurchaseIntent(Strict):
+    product_url: Url
+    quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")] = Field(description="ISO 4217, lower case")
+    max_total_cents: Cents
+    buyer: Buyer
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class Authorize(Strict):
+    expected_total_cents: Cents | None = None  # defaults to max_total_cents (sandbox choice)
+    merchant_name: Text | None = None
+    reason: Text | None = None
+
+
+class IssueCredential(Strict):
+    provider: Literal["stripe_proxy_card"] = "stripe_proxy_card"
+    credential_mode: Literal["one_time_exact_amount"] = "one_time_exact_amount"
+    ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 900
+    merchant_lock: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    starting_after: str | None = None
+    status: Status | None = None
+
+
+@dataclass(slots=True)
+class Credential:
+    handle: str
+    provider: str
+    mode: str
+    approved_amount_cents: int
+    merchant_lock: str | None
+    ttl_seconds: int
+    issued_at: str
+    expires_at: str
+    expires_ts: float
+
+
+@dataclass(slots=True)
+class PurchaseIntent:
+    id: str
+    status: str
+    request: CreatePurchaseIntent
+    created_at: str
+    updated_at: str
+    expected_total_cents: int | None = None
+    merchant_name: str | None = None
+    reason: str | None = None
+    decision_reason: str | None = None
+    decided_at: str | None = None
+    approval_url: str | None = None
+    credential: Credential | None = None
+    failure_reason: str | None = None
+    _wire: dict[str, Any] | None = field(default=None, repr=False)
+
+    def touch(self, now: str) -> None:
+        self.updated_at = now
+        self._wire = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object every endpoint returns; cached until the intent changes."""
+        if self._wire is None:
+            self._wire = self._render()
+        return self._wire
+
+    def _render(self) -> dict[str, Any]:
+        req, cred = self.request, self.credential
+        return {
+            "id": self.id,
+            "object": "purchase_intent",
+            "status": self.status,
+            "product_url": req.product_url,
+            "quantity": req.quantity,
+            "currency": req.currency,
+            "max_total_cents": req.max_total_cents,
+            "buyer": req.buyer.model_dump(exclude_unset=True),
+            "metadata": dict(req.metadata),
+            "expected_total_cents": self.expected_total_cents,
+            "merchant_name": self.merchant_name,
+            "reason": self.reason,
+            "decision_reason": self.decision_reason,
+            "decided_at": self.decided_at,
+            "approval_url": self.approval_url if self.status == "needs_approval" else None,
+            "payment_credential_handle": cred.handle if cred else None,
+            "one_time_exact_amount": cred.mode == "one_time_exact_amount" if cred else None,
+            "approved_amount_cents": cred.approved_amount_cents if cred else None,
+            "credential_expires_at": cred.expires_at if cred else None,
+            "credential_provider": cred.provider if cred else None,
+            "credential_mode": cred.mode if cred else None,
+            "credential_ttl_seconds": cred.ttl_seconds if cred else None,
+            "merchant_lock": cred.merchant_lock if cred else None,
+            "failure_reason": self.failure_reason,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

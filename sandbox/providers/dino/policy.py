@@ -1,0 +1,49 @@
+"""Magic values that decide outcomes when no scenario does, like Stripe's test cards.
+
+Documented in docs/dino.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox.providers.dino.machine import Action
+
+MAGIC_PARAM = "sandbox"  # e.g. https://example.com/products/x?sandbox=decline
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    reason: str
+
+
+def magic_markers(product_url: str) -> frozenset[str]:
+    return frozenset(parse_qs(urlsplit(product_url).query).get(MAGIC_PARAM, ()))
+
+
+def authorize(product_url: str, max_total_cents: int, expected_total_cents: int, threshold_cents: int) -> Decision:
+    markers = magic_markers(product_url)
+    if expected_total_cents > max_total_cents:
+        return Decision(Action.DECLINE, f"Expected total {expected_total_cents} exceeds max_total_cents {max_total_cents}")
+    if "decline" in markers:
+        return Decision(Action.DECLINE, "Declined by policy")
+    if "needs_approval" in markers or expected_total_cents >= threshold_cents:
+        return Decision(Action.REQUIRE_APPROVAL, "Amount requires approval")
+    return Decision(Action.APPROVE, "Purchase intent approved")
+
+
+def checkout_fails(product_url: str) -> bool:
+    return "checkout_fails" in magic_markers(product_url)
+
+
+def same_merchant(lock: str, merchant: str) -> bool:
+    """Merchant locks compare host names, ignoring case, scheme and a leading `www.`."""
+    return _host(lock) == _host(merchant)
+
+
+def _host(value: str) -> str:
+    text = value.strip().lower()
+    host = urlsplit(text if "//" in text else "//" + text).hostname or text
+    return host.removeprefix("www.")

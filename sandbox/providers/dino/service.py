@@ -1,0 +1,177 @@
+"""Dino's operations, shared by the public routes and the control plane.
+
+Handlers parse and render; this module decides (through `policy`) and moves intents
+(through `machine`), recording one event per announced transition.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from sandbox.core.clock import iso
+from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
+from sandbox.core.runtime import Runtime
+from sandbox.core.store import Page, Space, UnknownCursor
+from sandbox.providers.dino import machine, policy
+from sandbox.providers.dino.auth import REVOKED_KIND, key_space
+from sandbox.providers.dino.events import purchase_intent_event
+from sandbox.providers.dino.machine import Action
+from sandbox.providers.dino.models import Authorize, CreatePurchaseIntent, Credential, IssueCredential, ListQuery, PurchaseIntent
+
+KIND = "purchase_intent"
+ExecutionOutcome = Literal["started", "completed", "failed"]
+
+
+class DinoService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, tenant: str, intent_id: str) -> PurchaseIntent:
+        intent = self.rt.store.get(Space("dino", tenant), KIND, intent_id)
+        if intent is None:
+            raise _not_found(intent_id)
+        return intent
+
+    def find(self, intent_id: str) -> tuple[str, PurchaseIntent]:
+        """Any tenant's intent, for the operator side (control plane and approval page)."""
+        space = self.rt.store.locate(KIND, intent_id)
+        if space is None:
+            raise _not_found(intent_id)
+        return space.tenant, self.get(space.tenant, intent_id)
+
+    def page(self, tenant: str, query: ListQuery) -> Page:
+        where = (lambda pi: pi.status == query.status) if query.status else None
+        try:
+            return self.rt.store.page(Space("dino", tenant), KIND, limit=query.limit, after=query.starting_after, where=where)
+        except UnknownCursor:
+            raise invalid_field("starting_after", f"no purchase intent {query.starting_after!r} in this scope") from None
+
+    # -- agent side --------------------------------------------------------------------
+
+    def create(self, tenant: str, request: CreatePurchaseIntent) -> PurchaseIntent:
+        now = self._now()
+        intent = PurchaseIntent(self.rt.ids.ulid("pi", tenant), "intent_created", request, now, now)
+        self.rt.store.put(Space("dino", tenant), KIND, intent.id, intent)
+        self._emit(tenant, intent, machine.CREATED_EVENT, self._trace(tenant))
+        return intent
+
+    def authorize(self, tenant: str, intent_id: str, request: Authorize, links_base: str) -> PurchaseIntent:
+        intent = self.get(tenant, intent_id)
+        machine.check(intent, Action.APPROVE)  # refuse before recording anything
+        expected = request.expected_total_cents or intent.request.max_total_cents
+        decision = policy.authorize(
+            intent.request.product_url, intent.request.max_total_cents, expected, self.rt.settings.dino_approval_threshold_cents
+        )
+        now = self._now()
+        intent.expected_total_cents = expected
+        intent.merchant_name = request.merchant_name
+        intent.reason = request.reason
+        intent.decision_reason = decision.reason
+        if decision.action is Action.REQUIRE_APPROVAL:
+            intent.approval_url = f"{links_base}/_sandbox/dino/approvals/{intent.id}"
+        else:
+            intent.decided_at = now
+        self._emit(tenant, intent, machine.apply(intent, decision.action, now), self._trace(tenant))
+        return intent
+
+    def issue_credential(self, tenant: str, intent_id: str, request: IssueCredential) -> PurchaseIntent:
+        intent = self.get(tenant, intent_id)
+        machine.check(intent, Action.ISSUE_CREDENTIAL)
+        if request.merchant_lock and intent.merchant_name and not policy.same_merchant(request.merchant_lock, intent.merchant_name):
+            raise invalid_field("merchant_lock", f"must match the authorized merchant_name {intent.merchant_name!r}")
+        moment = self.rt.clock.now()
+        expires = moment + timedelta(seconds=request.ttl_seconds)
+        intent.credential = Credential(
+            handle=self.rt.ids.ulid("pch", tenant),
+            provider=request.provider,
+            mode=request.credential_mode,
+            approved_amount_cents=intent.expected_total_cents or intent.request.max_total_cents,
+            merchant_lock=request.merchant_lock,
+            ttl_seconds=request.ttl_seconds,
+            issued_at=iso(moment),
+            expires_at=iso(expires),
+            expires_ts=expires.timestamp(),
+        )
+        machine.apply(intent, Action.ISSUE_CREDENTIAL, iso(moment))  # Dino announces no event for this
+        return intent
+
+    # -- operator and merchant side (control plane) ------------------------------------
+
+    def decide(self, intent_id: str, approve: bool, reason: str | None) -> PurchaseIntent:
+        tenant, intent = self.find(intent_id)
+        action = Action.OPERATOR_APPROVE if approve else Action.OPERATOR_DENY
+        machine.check(intent, action)
+        now = self._now()
+        intent.decision_reason = reason or ("Approved by operator" if approve else "Declined by operator")
+        intent.decided_at = now
+        self._emit(tenant, intent, machine.apply(intent, action, now), self._trace(tenant))
+        return intent
+
+    def execute(
+        self, intent_id: str, outcome: ExecutionOutcome | None, merchant: str | None,
+        amount_cents: int | None, failure_reason: str | None,
+    ) -> PurchaseIntent:
+        """The merchant's checkout with the issued credential: start it, then finish it."""
+        tenant, intent = self.find(intent_id)
+        starting = intent.status != "execution_started" or outcome == "started"
+        if starting:
+            machine.check(intent, Action.START_EXECUTION)
+            self._check_credential_usable(intent)
+        now, trace = self._now(), self._trace(tenant)
+        if starting:
+            self._emit(tenant, intent, machine.apply(intent, Action.START_EXECUTION, now), trace)
+        if outcome == "started":
+            return intent
+        problem = self._checkout_problem(intent, merchant, amount_cents)
+        if outcome == "failed" or (outcome is None and problem):
+            intent.failure_reason = failure_reason or problem or "checkout_failed"
+            self._emit(tenant, intent, machine.apply(intent, Action.FAIL, now), trace)
+        else:
+            self._emit(tenant, intent, machine.apply(intent, Action.COMPLETE, now), trace)
+        return intent
+
+    def revoke_key(self, key: str) -> None:
+        self.rt.store.put(key_space(key), REVOKED_KIND, key, True)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _check_credential_usable(self, intent: PurchaseIntent) -> None:
+        cred = intent.credential
+        if cred is not None and cred.expires_ts <= self.rt.clock.timestamp():
+            raise SandboxError(
+                ErrorKind.INVALID_STATE,
+                f"The payment credential of purchase intent {intent.id} expired at {cred.expires_at}; it cannot execute",
+                details={"reason": "credential_expired", "status": intent.status, "credential_expires_at": cred.expires_at},
+            )
+
+    @staticmethod
+    def _checkout_problem(intent: PurchaseIntent, merchant: str | None, amount_cents: int | None) -> str | None:
+        cred = intent.credential
+        if cred and cred.merchant_lock and merchant and not policy.same_merchant(cred.merchant_lock, merchant):
+            return "merchant_lock_mismatch"
+        if cred and amount_cents is not None and cred.mode == "one_time_exact_amount" and amount_cents != cred.approved_amount_cents:
+            return "amount_mismatch"
+        if policy.checkout_fails(intent.request.product_url):
+            return "checkout_failed"
+        return None
+
+    def _now(self) -> str:
+        return iso(self.rt.clock.now())
+
+    def _trace(self, tenant: str) -> str:
+        """The trace id shared by the events one operation records (`request_id`)."""
+        return self.rt.ids.ulid("req_trace", tenant)
+
+    def _emit(self, tenant: str, intent: PurchaseIntent, event_type: str | None, request_id: str) -> None:
+        """Record an event with a snapshot of the intent as it is now."""
+        if event_type is not None:
+            event_id = self.rt.ids.ulid("evt", tenant)
+            self.rt.events.publish(purchase_intent_event(event_id, tenant, event_type, intent.updated_at, request_id, intent))
+
+
+def _not_found(intent_id: str) -> SandboxError:
+    return SandboxError(ErrorKind.NOT_FOUND, f"Purchase intent {intent_id} not found in the current scope", details={"id": intent_id})
+
