@@ -55,6 +55,9 @@ def serve(settings: Settings) -> int:
             runner.run(_serve(settings))
         except (KeyboardInterrupt, asyncio.CancelledError):
             pass
+        except OSError as exc:  # typically the port is taken
+            print(f"sandbox: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -63,6 +66,11 @@ async def _serve(settings: Settings) -> None:
 
     from sandbox.app import create_app
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signame in ("SIGINT", "SIGTERM"):
+        with contextlib.suppress(NotImplementedError, AttributeError):
+            loop.add_signal_handler(getattr(signal, signame), stop.set)
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     try:
@@ -71,11 +79,6 @@ async def _serve(settings: Settings) -> None:
         host = f"[{host}]" if ":" in host else host
         # Printed only once the socket listens, so scripts can wait for this line.
         print(f"sandbox {__version__} listening on http://{host}:{port} (seed {settings.effective_seed})", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signame in ("SIGINT", "SIGTERM"):
-            with contextlib.suppress(NotImplementedError, AttributeError):
-                loop.add_signal_handler(getattr(signal, signame), stop.set)
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from sandbox.control.models import Decision, Execute
 from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.errors import invalid_field
+from sandbox.providers.dino.auth import KEY
 from sandbox.providers.dino.service import DinoService
 
 
@@ -26,6 +28,8 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def revoke_key(call: Call) -> Reply:
         key = call.param("key")
+        if not KEY.fullmatch(key):
+            raise invalid_field("key", "must be a Dino key such as din_test_…")
         service.revoke_key(key)
         return Reply({"key": key, "revoked": True})
 

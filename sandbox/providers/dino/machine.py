@@ -62,7 +62,7 @@ def check(intent: PurchaseIntent, action: Action) -> Transition:
             ErrorKind.INVALID_STATE,
             f"Cannot {transition.verb} purchase intent {intent.id} in status '{intent.status}'; "
             f"it must be {' or '.join(repr(s) for s in allowed)}",
-            details={"reason": "invalid_state", "status": intent.status, "allowed_statuses": allowed, "action": action.value},
+            details={"reason": "invalid_state", "status": intent.status, "allowed_statuses": allowed},
         )
     return transition
 

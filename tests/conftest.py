@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sandbox.app import create_app
+from sandbox.config import Settings
+
+KEY = "din_test_alice"
+OTHER_KEY = "din_test_bob"
+START = "2026-01-01T00:00:00.000Z"
+
+# The create body of the seed's curl example (shared/seeds/000_…), verbatim.
+SEED_INTENT = {
+    "product_url": "https://example.com/products/demo-item",
+    "quantity": 1,
+    "currency": "usd",
+    "max_total_cents": 5000,
+    "buyer": {
+        "first_name": "John",
+        "last_name": "Doe",
+        "email": "john@example.com",
+        "phone": "+15551234567",
+        "address1": "123 Main St",
+        "city": "New York",
+        "province": "NY",
+        "postal_code": "10001",
+        "country": "US",
+    },
+}
+SEED_AUTHORIZE = {"expected_total_cents": 4599, "merchant_name": "example.com", "reason": "Authorize online purchase"}
+SEED_ISSUE = {"provider": "stripe_proxy_card", "credential_mode": "one_time_exact_amount", "ttl_seconds": 900, "merchant_lock": "example.com"}
+
+
+def intent_body(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(SEED_INTENT)
+    body.update(changes)
+    return body
+
+
+class Api:
+    """A thin client over the test server: every call returns (status, json body, headers)."""
+
+    def __init__(self, client, key: str | None = KEY) -> None:
+        self.client = client
+        self.key = key
+
+    def as_key(self, key: str | None) -> Api:
+        return Api(self.client, key)
+
+    async def request(self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw):
+        sent = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        sent.update(headers or {})
+        async with self.client.request(method, path, json=json, headers=sent, **kw) as resp:
+            body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+            return resp.status, body, resp.headers
+
+    async def create(self, **changes: Any) -> dict[str, Any]:
+        status, body, _ = await self.request("POST", "/v1/purchase-intents", intent_body(**changes))
+        assert status == 201, body
+        return body
+
+    async def authorize(self, intent_id: str, **body: Any):
+        return await self.request("POST", f"/v1/purchase-intents/{intent_id}/authorize", body or SEED_AUTHORIZE)
+
+    async def issue(self, intent_id: str, **body: Any):
+        return await self.request("POST", f"/v1/purchase-intents/{intent_id}/issue-payment-credential", body or SEED_ISSUE)
+
+    async def get(self, intent_id: str):
+        return await self.request("GET", f"/v1/purchase-intents/{intent_id}")
+
+    async def control(self, method: str, path: str, json: Any = None):
+        async with self.client.request(method, path, json=json) as resp:
+            return resp.status, await resp.json()
+
+    async def events(self, **query: str) -> list[dict[str, Any]]:
+        status, body = await self.control("GET", "/_sandbox/events?" + "&".join(f"{k}={v}" for k, v in query.items()))
+        assert status == 200
+        return body["data"]
+
+    async def approved_intent(self) -> dict[str, Any]:
+        intent = await self.create()
+        status, body, _ = await self.authorize(intent["id"])
+        assert (status, body["status"]) == (200, "approved"), body
+        return body
+
+    async def issued_intent(self) -> dict[str, Any]:
+        intent = await self.approved_intent()
+        status, body, _ = await self.issue(intent["id"])
+        assert (status, body["status"]) == (200, "payment_credential_issued"), body
+        return body
+
+
+@pytest.fixture
+def settings() -> dict[str, Any]:
+    return {"seed": 7, "clock": START}
+
+
+@pytest.fixture
+def make_api(aiohttp_client, settings):
+    async def make(**overrides: Any) -> Api:
+        app = create_app(Settings(**{**settings, **overrides}))
+        return Api(await aiohttp_client(app))
+
+    return make
+
+
+@pytest.fixture
+async def api(make_api) -> Api:
+    return await make_api()

@@ -1,0 +1,78 @@
+"""`sandbox serve` as a user runs it: a real process on a real port."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve():
+    procs = []
+
+    def start(*args, env=None):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "serve", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.status, json.loads(resp.read())
+
+
+def test_serve_prints_its_url_and_answers(serve):
+    port = free_port()
+    proc = serve("--port", str(port), "--seed", "3")
+    line = proc.stdout.readline()  # printed only once the socket listens
+    assert f"listening on http://127.0.0.1:{port}" in line and "seed 3" in line
+    status, body = get_json(f"http://127.0.0.1:{port}/_sandbox/health")
+    assert status == 200 and body["status"] == "ok" and body["seed"] == 3
+
+
+def test_environment_variables_configure_the_server(serve):
+    port = free_port()
+    proc = serve(env={"SANDBOX_PORT": str(port), "SANDBOX_CLOCK": "2026-02-03T04:05:06Z"})
+    assert f":{port}" in proc.stdout.readline()
+    _, body = get_json(f"http://127.0.0.1:{port}/_sandbox/clock")
+    assert body == {"now": "2026-02-03T04:05:06.000Z", "frozen": True, "offset_seconds": body["offset_seconds"]}
+
+
+def test_sigterm_stops_the_server_cleanly(serve):
+    proc = serve("--port", str(free_port()))
+    proc.stdout.readline()
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+
+
+def test_invalid_settings_exit_2_with_a_message():
+    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--port", "99999"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "port" in result.stderr
+
+
+def test_a_taken_port_is_a_clear_error(serve):
+    port = free_port()
+    serve("--port", str(port)).stdout.readline()
+    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--port", str(port)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr

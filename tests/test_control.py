@@ -1,0 +1,74 @@
+"""The control plane: health, clock, reset and the event log."""
+
+from tests.conftest import OTHER_KEY, START
+
+
+async def test_health(api):
+    status, body = await api.control("GET", "/_sandbox/health")
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["providers"] == ["dino"]
+    assert body["version"] and body["seed"] == 7
+    assert body["clock"] == {"now": START, "frozen": True, "offset_seconds": body["clock"]["offset_seconds"]}
+
+
+async def test_clock_advance_moves_timestamps(api):
+    status, clock = await api.control("POST", "/_sandbox/clock/advance", {"seconds": 90.5})
+    assert (status, clock["now"]) == (200, "2026-01-01T00:01:30.500Z")
+    intent = await api.create()
+    assert intent["created_at"] == "2026-01-01T00:01:30.500Z"
+
+
+async def test_clock_can_be_set_and_unfrozen(api):
+    status, clock = await api.control("POST", "/_sandbox/clock", {"now": "2030-05-06T07:08:09Z"})
+    assert (status, clock["now"], clock["frozen"]) == (200, "2030-05-06T07:08:09.000Z", True)
+    status, clock = await api.control("POST", "/_sandbox/clock", {"frozen": False})
+    assert clock["frozen"] is False and clock["now"].startswith("2030-05-06T07:08")
+    status, clock = await api.control("GET", "/_sandbox/clock")
+    assert clock["now"].startswith("2030-05-06T07:08")
+
+
+async def test_real_time_clock_by_default(make_api):
+    api = await make_api(clock=None)
+    _, clock = await api.control("GET", "/_sandbox/clock")
+    assert clock["frozen"] is False
+    _, advanced = await api.control("POST", "/_sandbox/clock/advance", {"seconds": 3600})
+    assert advanced["offset_seconds"] >= 3599
+
+
+async def test_bad_clock_values(api):
+    status, body = await api.control("POST", "/_sandbox/clock", {"now": "yesterday"})
+    assert status == 400 and body["error"]["details"]["field"] == "now"
+
+
+async def test_reset_everything(api):
+    intent = await api.create()
+    status, _ = await api.control("POST", "/_sandbox/reset")
+    assert status == 200
+    status, _, _ = await api.get(intent["id"])
+    assert status == 404
+    assert await api.events() == []
+
+
+async def test_reset_one_tenant(api):
+    mine = await api.create()
+    bob = api.as_key(OTHER_KEY)
+    theirs = await bob.create()
+    await api.control("POST", "/_sandbox/reset", {"tenant": OTHER_KEY})
+    assert (await bob.get(theirs["id"]))[0] == 404
+    assert (await api.get(mine["id"]))[0] == 200
+    assert {e["tenant"] for e in await api.events()} == {api.key}
+
+
+async def test_events_filter(api):
+    first = await api.create()
+    await api.create()
+    await api.authorize(first["id"])
+    assert [e["type"] for e in await api.events(object_id=first["id"])] == ["purchase_intent.created", "purchase_intent.authorized"]
+    assert len(await api.events(type="purchase_intent.created")) == 2
+    assert len(await api.events(type="purchase_intent.created", limit="1")) == 1
+    event = (await api.events(type="purchase_intent.authorized"))[0]
+    payload = event["payload"]
+    assert set(payload) == {"id", "type", "occurred_at", "request_id", "data"}
+    assert payload["id"] == event["id"] and payload["id"].startswith("evt_")
+    assert payload["data"]["purchase_intent"]["status"] == "approved"
