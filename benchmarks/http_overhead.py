@@ -195,6 +195,7 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 
 _keys = itertools.count()
+created = 0  # sandbox intents created so far (warm-ups included), for the RSS figures
 
 
 async def drive(
@@ -210,7 +211,10 @@ async def drive(
     base_headers = POST_HEADERS if method == "POST" else GET_HEADERS
     perf = time.perf_counter
 
+    counts_intents = case.target == "sandbox" and method == "POST"
+
     async def worker() -> None:
+        global created
         nonlocal issued, errors, sample
         while issued < count and perf() < deadline:
             issued += 1
@@ -231,6 +235,8 @@ async def drive(
                 sample = sample or f"HTTP {status}: {payload[:300].decode(errors='replace')}"
                 continue
             latencies.append(perf() - start)
+            if counts_intents:
+                created += 1
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, count)))))
     return latencies, errors, sample
@@ -268,11 +274,13 @@ async def run_case(
 
 
 async def create_intent(session: aiohttp.ClientSession, sandbox: Server) -> str:
+    global created
     async with session.post(sandbox.url + "/v1/purchase-intents", data=CREATE_BODY, headers=POST_HEADERS) as resp:
         payload = await resp.json()
         if resp.status != 201:
             raise RuntimeError(f"creating the intent to read failed: HTTP {resp.status} {payload}")
-        return payload["id"]
+    created += 1
+    return payload["id"]
 
 
 async def bench(args: argparse.Namespace, sandbox: Server, bare: Server) -> list[Result]:
@@ -320,6 +328,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
+    load = None
     with contextlib.suppress(OSError):
         load = Path("/proc/loadavg").read_text().split()[:3]
     return {
@@ -328,7 +337,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "aiohttp": aiohttp.__version__,
         "client_loop": loop,
         "platform": platform.platform(),
-        "loadavg_at_start": load if "load" in locals() else None,
+        "loadavg_at_start": load,
         "requests_per_case": args.requests,
         "warmup_per_case": args.warmup,
         "concurrency": args.concurrency,
@@ -338,9 +347,9 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def table(results: list[Result], env: dict[str, Any], rss: dict[str, Any]) -> str:
-    head = (f"{'case':<44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'srv CPU':>8}"
+    head = (f"{'case':<50} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'srv CPU':>8}"
             f"  {'vs bare:':<8} {'req/s':>6} {'p50':>6} {'CPU':>6}")
-    units = f"{'':<44} {'':>8} {'':>7} {'':>7} {'us/req':>8}  {'':<8} {'(x slower)':>20}"
+    units = f"{'':<50} {'':>8} {'':>7} {'':>7} {'us/req':>8}  {'':<8} {'(x slower)':>20}"
     lines = [
         f"{env['cpus']} CPUs, Python {env['python']}, aiohttp {env['aiohttp']}, client loop {env['client_loop']}; "
         f"{env['requests_per_case']} requests per case after {env['warmup_per_case']} warm-up, "
@@ -352,7 +361,7 @@ def table(results: list[Result], env: dict[str, Any], rss: dict[str, Any]) -> st
     ]
     for r in results:
         label = f"{r.target}: {r.name}" if r.target == "sandbox" else r.name
-        row = f"{label:<44} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.server_cpu_us_per_request:>8.0f}"
+        row = f"{label:<50} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.server_cpu_us_per_request:>8.0f}"
         if r.vs_bare:
             v = r.vs_bare
             row += (f"  {'':<8} {v['throughput_slowdown']:>5.2f}x {v['p50_ratio']:>5.2f}x"
@@ -426,9 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         with runner:
             results = runner.run(bench(args, sandbox, bare))
         rss.update(sandbox_after_kb=rss_kb(sandbox.pid), bare_after_kb=rss_kb(bare.pid))
-        rss["intents_created"] = 1 + args.rounds * sum(
-            args.warmup + r.requests for c, r in zip(CASES, results) if c.target == "sandbox" and c.method == "POST"
-        )  # approximate with rounds > 1 (only the best round's count is kept)
+        rss["intents_created"] = created
     except KeyboardInterrupt:
         progress("interrupted")
         return 130

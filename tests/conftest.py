@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -110,3 +114,28 @@ def make_api(aiohttp_client, settings):
 @pytest.fixture
 async def api(make_api) -> Api:
     return await make_api()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve():
+    procs = []
+
+    def start(*args, env=None):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "serve", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,38 +1,11 @@
 """`sandbox serve` as a user runs it: a real process on a real port."""
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import urllib.request
 
-import pytest
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def serve():
-    procs = []
-
-    def start(*args, env=None):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "serve", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})},
-        )
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
+from tests.conftest import free_port
 
 
 def get_json(url):
