@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     max_events: int = Field(10_000, gt=0)
     log_level: str = "warning"
     dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
+    dino_wallet_start_cents: int = Field(1_000_000, ge=0, description="Test USD in each new tenant's wallet")
 
     @field_validator("clock", mode="before")
     @classmethod

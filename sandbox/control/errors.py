@@ -13,6 +13,7 @@ CONTROL_ERRORS = EnvelopeStyle({
     ErrorKind.ROUTE_NOT_FOUND: (404, "not_found"),
     ErrorKind.METHOD_NOT_ALLOWED: (405, "method_not_allowed"),
     ErrorKind.INVALID_STATE: (409, "invalid_state"),
+    ErrorKind.PAYMENT_REQUIRED: (402, "payment_required"),
     ErrorKind.IDEMPOTENCY_CONFLICT: (409, "idempotency_key_conflict"),
     ErrorKind.RATE_LIMITED: (429, "rate_limited"),
     ErrorKind.INTERNAL: (500, "internal_error"),

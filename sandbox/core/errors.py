@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     ROUTE_NOT_FOUND = "route_not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID_STATE = "invalid_state"  # the object's state does not allow the operation
+    PAYMENT_REQUIRED = "payment_required"  # funds, budget or plan limits
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     RATE_LIMITED = "rate_limited"
     INTERNAL = "internal"

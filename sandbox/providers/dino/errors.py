@@ -13,6 +13,7 @@ DINO_ERRORS = EnvelopeStyle({
     ErrorKind.ROUTE_NOT_FOUND: (404, "not_found"),
     ErrorKind.METHOD_NOT_ALLOWED: (405, "invalid_request"),
     ErrorKind.INVALID_STATE: (409, "invalid_request"),
+    ErrorKind.PAYMENT_REQUIRED: (402, "insufficient_wallet_balance"),
     ErrorKind.IDEMPOTENCY_CONFLICT: (409, "idempotency_key_conflict"),
     ErrorKind.RATE_LIMITED: (429, "rate_limited"),
     ErrorKind.INTERNAL: (500, "internal_error"),

@@ -51,7 +51,8 @@ class Buyer(Strict):
 class CreatePurchaseIntent(Strict):
     product_url: Url
     quantity: Annotated[int, Field(strict=True, ge=1, le=10_000)]
-    currency: Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")] = Field(description="ISO 4217, lower case")
+    # Dino's wallets hold USD only, so purchases are in USD (see docs/dino.md).
+    currency: Literal["usd"]
     max_total_cents: Cents
     buyer: Buyer
     metadata: Metadata = Field(default_factory=dict)
@@ -70,11 +71,26 @@ class IssueCredential(Strict):
     merchant_lock: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
 
 
+class Faucet(Strict):
+    amount_cents: Annotated[int, Field(strict=True, gt=0, le=100_000_000)]
+
+
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
     limit: Annotated[int, Field(ge=1, le=100)] = 10
     starting_after: str | None = None
     status: Status | None = None
+
+
+@dataclass(slots=True)
+class Wallet:
+    """The tenant's test-USD wallet: issuing a credential reserves, checkout settles or releases."""
+
+    available_cents: int
+    reserved_cents: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"object": "balance", "currency": "usd", "available_cents": self.available_cents, "reserved_cents": self.reserved_cents}
 
 
 @dataclass(slots=True)

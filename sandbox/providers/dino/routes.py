@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
-from sandbox.providers.dino.models import Authorize, CreatePurchaseIntent, IssueCredential, ListQuery
+from sandbox.providers.dino.models import Authorize, CreatePurchaseIntent, Faucet, IssueCredential, ListQuery
 from sandbox.providers.dino.service import DinoService
 
 
@@ -31,6 +31,12 @@ def routes(api: ProviderApi, service: DinoService) -> list[web.RouteDef]:
         body = call.parse(IssueCredential, empty_ok=True)
         return Reply(service.issue_credential(call.space.tenant, call.param("id"), body).to_wire())
 
+    def balance(call: Call) -> Reply:
+        return Reply(service.wallet(call.space.tenant).to_wire())
+
+    def faucet(call: Call) -> Reply:
+        return Reply(service.fund(call.space.tenant, call.parse(Faucet).amount_cents).to_wire())
+
     base = "/v1/purchase-intents"
     return [
         api.route("POST", base, create, idempotent=True),
@@ -38,4 +44,6 @@ def routes(api: ProviderApi, service: DinoService) -> list[web.RouteDef]:
         api.route("GET", base + "/{id}", retrieve),
         api.route("POST", base + "/{id}/authorize", authorize, idempotent=True),
         api.route("POST", base + "/{id}/issue-payment-credential", issue, idempotent=True),
+        api.route("GET", "/v1/balance", balance),
+        api.route("POST", "/v1/sandbox/faucet", faucet, idempotent=True),
     ]

@@ -17,9 +17,12 @@ from sandbox.providers.dino import machine, policy
 from sandbox.providers.dino.auth import REVOKED_KIND, key_space
 from sandbox.providers.dino.events import purchase_intent_event
 from sandbox.providers.dino.machine import Action
-from sandbox.providers.dino.models import Authorize, CreatePurchaseIntent, Credential, IssueCredential, ListQuery, PurchaseIntent
+from sandbox.providers.dino.models import (
+    Authorize, CreatePurchaseIntent, Credential, IssueCredential, ListQuery, PurchaseIntent, Wallet,
+)
 
 KIND = "purchase_intent"
+WALLET_KIND = "wallet"
 ExecutionOutcome = Literal["started", "completed", "failed"]
 
 
@@ -49,7 +52,21 @@ class DinoService:
         except UnknownCursor:
             raise invalid_field("starting_after", f"no purchase intent {query.starting_after!r} in this scope") from None
 
+    def wallet(self, tenant: str) -> Wallet:
+        space = Space("dino", tenant)
+        wallet = self.rt.store.get(space, WALLET_KIND, "usd")
+        if wallet is None:  # Dino's sandbox provisions a funded test wallet
+            wallet = Wallet(self.rt.settings.dino_wallet_start_cents)
+            self.rt.store.put(space, WALLET_KIND, "usd", wallet)
+        return wallet
+
     # -- agent side --------------------------------------------------------------------
+
+    def fund(self, tenant: str, amount_cents: int) -> Wallet:
+        """The sandbox faucet: test USD only."""
+        wallet = self.wallet(tenant)
+        wallet.available_cents += amount_cents
+        return wallet
 
     def create(self, tenant: str, request: CreatePurchaseIntent) -> PurchaseIntent:
         now = self._now()
@@ -82,13 +99,15 @@ class DinoService:
         machine.check(intent, Action.ISSUE_CREDENTIAL)
         if request.merchant_lock and intent.merchant_name and not policy.same_merchant(request.merchant_lock, intent.merchant_name):
             raise invalid_field("merchant_lock", f"must match the authorized merchant_name {intent.merchant_name!r}")
+        amount = intent.expected_total_cents or intent.request.max_total_cents
+        self._reserve(tenant, amount)
         moment = self.rt.clock.now()
         expires = moment + timedelta(seconds=request.ttl_seconds)
         intent.credential = Credential(
             handle=self.rt.ids.ulid("pch", tenant),
             provider=request.provider,
             mode=request.credential_mode,
-            approved_amount_cents=intent.expected_total_cents or intent.request.max_total_cents,
+            approved_amount_cents=amount,
             merchant_lock=request.merchant_lock,
             ttl_seconds=request.ttl_seconds,
             issued_at=iso(moment),
@@ -117,16 +136,22 @@ class DinoService:
         """The merchant's checkout with the issued credential: start it, then finish it."""
         tenant, intent = self.find(intent_id)
         starting = intent.status != "execution_started" or outcome == "started"
+        expired = False
         if starting:
             machine.check(intent, Action.START_EXECUTION)
-            self._check_credential_usable(intent)
+            expired = self._credential_expired(intent)
+            if expired and outcome != "failed":  # only a failed attempt can be played with it
+                raise _credential_expired(intent)
         now, trace = self._now(), self._trace(tenant)
         if starting:
             self._emit(tenant, intent, machine.apply(intent, Action.START_EXECUTION, now), trace)
         if outcome == "started":
             return intent
-        problem = self._checkout_problem(intent, merchant, amount_cents)
+        problem = "payment_credential_expired" if expired else self._checkout_problem(intent, merchant, amount_cents)
+        wallet, amount = self.wallet(tenant), intent.credential.approved_amount_cents
+        wallet.reserved_cents -= amount
         if outcome == "failed" or (outcome is None and problem):
+            wallet.available_cents += amount  # a failed checkout releases the reserve
             intent.failure_reason = failure_reason or problem or "checkout_failed"
             self._emit(tenant, intent, machine.apply(intent, Action.FAIL, now), trace)
         else:
@@ -138,14 +163,20 @@ class DinoService:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _check_credential_usable(self, intent: PurchaseIntent) -> None:
-        cred = intent.credential
-        if cred is not None and cred.expires_ts <= self.rt.clock.timestamp():
+    def _credential_expired(self, intent: PurchaseIntent) -> bool:
+        return intent.credential is not None and intent.credential.expires_ts <= self.rt.clock.timestamp()
+
+    def _reserve(self, tenant: str, amount: int) -> None:
+        wallet = self.wallet(tenant)
+        if wallet.available_cents < amount:
             raise SandboxError(
-                ErrorKind.INVALID_STATE,
-                f"The payment credential of purchase intent {intent.id} expired at {cred.expires_at}; it cannot execute",
-                details={"reason": "credential_expired", "status": intent.status, "credential_expires_at": cred.expires_at},
+                ErrorKind.PAYMENT_REQUIRED,
+                f"Wallet balance {wallet.available_cents} is below the approved amount {amount}; "
+                "add test USD with POST /v1/sandbox/faucet",
+                details={"available_cents": wallet.available_cents, "required_cents": amount, "currency": "usd"},
             )
+        wallet.available_cents -= amount
+        wallet.reserved_cents += amount
 
     @staticmethod
     def _checkout_problem(intent: PurchaseIntent, merchant: str | None, amount_cents: int | None) -> str | None:
@@ -170,6 +201,15 @@ class DinoService:
         if event_type is not None:
             event_id = self.rt.ids.ulid("evt", tenant)
             self.rt.events.publish(purchase_intent_event(event_id, tenant, event_type, intent.updated_at, request_id, intent))
+
+
+def _credential_expired(intent: PurchaseIntent) -> SandboxError:
+    cred = intent.credential
+    return SandboxError(
+        ErrorKind.INVALID_STATE,
+        f"The payment credential of purchase intent {intent.id} expired at {cred.expires_at}; it cannot execute",
+        details={"reason": "credential_expired", "status": intent.status, "credential_expires_at": cred.expires_at},
+    )
 
 
 def _not_found(intent_id: str) -> SandboxError:
