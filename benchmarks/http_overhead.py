@@ -13,9 +13,10 @@ resident memory (VmRSS) before and after the run.
     python benchmarks/http_overhead.py --json               # machine-readable, on stdout
     python benchmarks/http_overhead.py --profile-sandbox /tmp/sandbox.prof   # cProfile the sandbox
 
-Standard library and aiohttp only (uvloop is used when importable, as the sandbox does).
-Bounded: N requests per case, and at most --max-seconds per phase of a case. Both servers
-are stopped at the end, also on error or Ctrl-C. Linux only (reads /proc).
+Standard library and aiohttp only (with yarl, which aiohttp itself depends on; uvloop is used
+when importable, as the sandbox does). Bounded: N requests per case after a warm-up, and at
+most --max-seconds per phase of a case. Both servers are stopped at the end, also on error,
+Ctrl-C or SIGTERM. Linux only (reads /proc). See benchmarks/README.md for how to read it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import collections
 import contextlib
 import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -144,6 +146,7 @@ def cpu_seconds(pid: int) -> float:
 
 @dataclass(frozen=True)
 class Case:
+    key: str  # short name for --only
     name: str
     target: str  # "sandbox" or "bare"
     method: str
@@ -154,18 +157,19 @@ class Case:
 
 
 CASES = [
-    Case("bare GET", "bare", "GET", "/v1/purchase-intents/{intent}", 200),
-    Case("GET /_sandbox/health", "sandbox", "GET", "/_sandbox/health", 200, baseline="bare GET"),
-    Case("GET /v1/purchase-intents/{id}", "sandbox", "GET", "/v1/purchase-intents/{intent}", 200, baseline="bare GET"),
-    Case("bare POST", "bare", "POST", "/v1/purchase-intents", 201),
-    Case("POST /v1/purchase-intents", "sandbox", "POST", "/v1/purchase-intents", 201, baseline="bare POST"),
-    Case("POST /v1/purchase-intents + Idempotency-Key", "sandbox", "POST", "/v1/purchase-intents", 201,
+    Case("bare-get", "bare GET", "bare", "GET", "/v1/purchase-intents/{intent}", 200),
+    Case("health", "GET /_sandbox/health", "sandbox", "GET", "/_sandbox/health", 200, baseline="bare GET"),
+    Case("retrieve", "GET /v1/purchase-intents/{id}", "sandbox", "GET", "/v1/purchase-intents/{intent}", 200, baseline="bare GET"),
+    Case("bare-post", "bare POST", "bare", "POST", "/v1/purchase-intents", 201),
+    Case("create", "POST /v1/purchase-intents", "sandbox", "POST", "/v1/purchase-intents", 201, baseline="bare POST"),
+    Case("create-idem", "POST /v1/purchase-intents + Idempotency-Key", "sandbox", "POST", "/v1/purchase-intents", 201,
          baseline="bare POST", idempotency_key=True),
 ]
 
 
 @dataclass
 class Result:
+    key: str
     name: str
     target: str
     method: str
@@ -183,14 +187,15 @@ class Result:
     client_cpu_us_per_request: float = 0.0
     server_rss_kb_after: int | None = None
     error_sample: str | None = None
-    vs_bare: dict[str, float] | None = field(default=None)
+    stopped_by_time_limit: bool = False
+    vs_bare: dict[str, Any] | None = field(default=None)
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     if not ordered:
         return float("nan")
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -246,7 +251,7 @@ async def run_case(
     session: aiohttp.ClientSession, case: Case, server: Server, path: str, args: argparse.Namespace,
 ) -> Result:
     url = URL(server.url + path)
-    result = Result(case.name, case.target, case.method, path)
+    result = Result(case.key, case.name, case.target, case.method, path)
     if args.warmup:
         await drive(session, case, url, args.warmup, args.concurrency, time.perf_counter() + args.max_seconds)
     cpu0, client0, wall0 = cpu_seconds(server.pid), time.process_time(), time.perf_counter()
@@ -258,6 +263,7 @@ async def run_case(
     done = len(latencies) + errors
     latencies.sort()
     result.requests, result.errors, result.error_sample = len(latencies), errors, sample
+    result.stopped_by_time_limit = done < args.requests
     result.seconds = wall
     result.rps = len(latencies) / wall if wall else 0.0
     if latencies:
@@ -283,14 +289,45 @@ async def create_intent(session: aiohttp.ClientSession, sandbox: Server) -> str:
     return payload["id"]
 
 
+def selected(args: argparse.Namespace) -> list[Case]:
+    """The cases to run: all, or those named by --only, plus the bare baselines they need."""
+    if not args.only:
+        return list(CASES)
+    wanted = {key.strip() for value in args.only for key in value.split(",") if key.strip()}
+    unknown = wanted - {c.key for c in CASES}
+    if unknown:
+        raise ValueError(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(c.key for c in CASES)}")
+    needed = {c.baseline for c in CASES if c.key in wanted} | {c.name for c in CASES if c.key in wanted}
+    return [c for c in CASES if c.name in needed]
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 async def bench(args: argparse.Namespace, sandbox: Server, bare: Server) -> list[Result]:
+    # While the loop runs, SIGTERM cancels the run (an exception raised from a signal handler
+    # could land inside a transport callback); main() then stops the servers.
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)  # type: ignore[union-attr]
+    try:
+        return await _bench(args, sandbox, bare)
+    finally:
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+async def _bench(args: argparse.Namespace, sandbox: Server, bare: Server) -> list[Result]:
+    cases = args.cases
     best: dict[str, Result] = {}
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
     connector = aiohttp.TCPConnector(limit=args.concurrency, limit_per_host=args.concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         intent = await create_intent(session, sandbox)
         for round_no in range(1, args.rounds + 1):
-            for case in CASES:
+            for case in cases:
                 server = sandbox if case.target == "sandbox" else bare
                 path = case.path.replace("{intent}", intent)
                 progress(f"[round {round_no}/{args.rounds}] {case.target:7} {case.name} ...")
@@ -300,9 +337,9 @@ async def bench(args: argparse.Namespace, sandbox: Server, bare: Server) -> list
                          + (f"  ERRORS {result.errors}: {result.error_sample}" if result.errors else ""))
                 if case.name not in best or result.rps > best[case.name].rps:
                     best[case.name] = result
-    results = [best[case.name] for case in CASES]
+    results = [best[case.name] for case in cases]
     by_name = {r.name: r for r in results}
-    for case, result in zip(CASES, results):
+    for case, result in zip(cases, results):
         base = by_name.get(case.baseline) if case.baseline else None
         if base and result.rps and base.p50_ms and base.server_cpu_us_per_request:
             result.vs_bare = {
@@ -366,6 +403,8 @@ def table(results: list[Result], env: dict[str, Any], rss: dict[str, Any]) -> st
             v = r.vs_bare
             row += (f"  {'':<8} {v['throughput_slowdown']:>5.2f}x {v['p50_ratio']:>5.2f}x"
                     f" {v['server_cpu_ratio']:>5.2f}x")
+        if r.stopped_by_time_limit:
+            row += f"  (time limit: {r.requests + r.errors} requests)"
         if r.errors:
             row += f"  ({r.errors} errors: {r.error_sample})"
         lines.append(row)
@@ -399,6 +438,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1, help="run every case this many times and keep the best (default 1)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time limit per phase of a case (default 60)")
     parser.add_argument("--request-timeout", type=float, default=30.0, help="per-request timeout in seconds (default 30)")
+    parser.add_argument("--only", action="append", metavar="CASES",
+                        help="comma-separated cases to run, from: " + ", ".join(c.key for c in CASES)
+                        + " (the bare baselines they are compared with always run)"),
     parser.add_argument("--json", action="store_true", help="print machine-readable results on stdout")
     parser.add_argument("--profile-sandbox", metavar="FILE", help="run the sandbox under cProfile, writing stats to FILE"
                         " (figures are then not representative)")
@@ -407,6 +449,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--requests, --concurrency, --rounds and --max-seconds must be positive")
     if args.warmup is None:
         args.warmup = min(args.requests, max(100, args.requests // 10))
+    try:
+        args.cases = selected(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -420,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     bare = Server("bare", [sys.executable, str(HERE / "bare_server.py"), "--host", "127.0.0.1", "--port", str(free_port())])
 
     # SIGTERM to the benchmark still runs the `finally` below, so no server is left behind.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         for server in (sandbox, bare):
             server.start()
@@ -436,8 +482,11 @@ def main(argv: list[str] | None = None) -> int:
             results = runner.run(bench(args, sandbox, bare))
         rss.update(sandbox_after_kb=rss_kb(sandbox.pid), bare_after_kb=rss_kb(bare.pid))
         rss["intents_created"] = created
-    except KeyboardInterrupt:
-        progress("interrupted")
+    except RuntimeError as exc:  # a server did not start, or the intent to read could not be created
+        progress(f"http_overhead: {exc}")
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError, SystemExit):
+        progress("interrupted; stopping the servers")
         return 130
     finally:
         for server in (sandbox, bare):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from functools import cached_property
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +23,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, description="Base URL used in links the sandbox hands out")
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_events: int = Field(10_000, gt=0)
-    log_level: str = "warning"
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
     dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
     dino_wallet_start_cents: int = Field(1_000_000, ge=0, description="Test USD in each new tenant's wallet")
 

@@ -39,8 +39,9 @@ async def test_revoked_key_is_403_and_other_keys_still_work(api):
     assert status == 200
 
 
-async def test_revoking_a_malformed_key_is_refused(api):
-    status, body = await api.control("POST", "/_sandbox/dino/api-keys/sk_test_1/revoke")
+@pytest.mark.parametrize("key", ["sk_test_1", "din_live_abc"])
+async def test_revoking_anything_but_a_test_key_is_refused(api, key):
+    status, body = await api.control("POST", f"/_sandbox/dino/api-keys/{key}/revoke")
     assert status == 400 and body["error"]["details"]["field"] == "key"
 
 

@@ -104,6 +104,7 @@ async def test_approval_page_refuses_a_second_decision(api):
     async with api.client.post(page_path, data={"decision": "deny"}) as resp:
         assert resp.status == 200
     async with api.client.post(page_path, data={"decision": "approve"}) as resp:
+        assert resp.status == 409
         assert "Cannot approve" in await resp.text()
     _, read, _ = await api.get(intent["id"])
     assert read["status"] == "declined"

@@ -49,3 +49,8 @@ def test_a_taken_port_is_a_clear_error(serve):
     result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--port", str(port)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unknown_log_level_exits_2():
+    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--log-level", "loud"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "log_level" in result.stderr and "Traceback" not in result.stderr

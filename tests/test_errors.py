@@ -138,3 +138,16 @@ async def test_control_plane_validation(api):
 async def test_control_plane_unknown_route(api):
     status, body = await api.control("GET", "/_sandbox/nope")
     assert status == 404 and body["error"]["code"] == "not_found"
+
+
+async def test_fields_read_back_exactly_as_written(api):
+    body = intent_body()
+    body["buyer"]["email"] = "John.Doe@EXAMPLE.com"
+    intent = await api.create(buyer=body["buyer"], product_url="HTTPS://Example.com/a?b=1")
+    assert intent["buyer"]["email"] == "John.Doe@EXAMPLE.com"
+    assert intent["product_url"] == "HTTPS://Example.com/a?b=1"
+
+
+async def test_messages_keep_acronyms(api):
+    status, body, _ = await api.request("POST", "/v1/purchase-intents", intent_body(product_url="ftp://example.com/x"))
+    assert status == 400 and "URL scheme" in body["error"]["message"]

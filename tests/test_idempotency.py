@@ -102,3 +102,24 @@ async def test_overlong_key_is_refused(api):
     status, body, _ = await create(api, "k" * 256)
     assert status == 400
     assert body["error"]["details"]["field"] == "Idempotency-Key"
+
+
+async def test_no_body_and_an_empty_object_are_the_same_request(api):
+    intent = await api.create()
+    path = f"/v1/purchase-intents/{intent['id']}/authorize"
+    first = await api.request("POST", path, headers={"Idempotency-Key": "empty"})
+    second = await api.request("POST", path, {}, headers={"Idempotency-Key": "empty"})
+    assert (first[0], second[0]) == (200, 200)
+    assert second[2]["Idempotent-Replayed"] == "true"
+
+
+async def test_a_402_is_not_saved_so_the_retry_after_topping_up_works(make_api):
+    api = await make_api(dino_wallet_start_cents=0)
+    intent = await api.approved_intent()
+    path = f"/v1/purchase-intents/{intent['id']}/issue-payment-credential"
+    status, _, _ = await api.request("POST", path, {}, headers={"Idempotency-Key": "pay"})
+    assert status == 402
+    await api.request("POST", "/v1/sandbox/faucet", {"amount_cents": 10_000})
+    status, body, headers = await api.request("POST", path, {}, headers={"Idempotency-Key": "pay"})
+    assert (status, body["status"]) == (200, "payment_credential_issued")
+    assert "Idempotent-Replayed" not in headers

@@ -28,8 +28,9 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def revoke_key(call: Call) -> Reply:
         key = call.param("key")
-        if not KEY.fullmatch(key):
-            raise invalid_field("key", "must be a Dino key such as din_test_…")
+        match = KEY.fullmatch(key)
+        if match is None or match.group(1) != "test":
+            raise invalid_field("key", "must be a Dino test key such as din_test_…")
         service.revoke_key(key)
         return Reply({"key": key, "revoked": True})
 

@@ -25,14 +25,14 @@ def _render(title: str, body: str, status: int = 200) -> web.Response:
 def routes(runtime: Runtime) -> list[web.RouteDef]:
     service = DinoService(runtime)
 
-    def approval_page(intent_id: str, notice: str = "") -> web.Response:
+    def approval_page(intent_id: str, notice: str = "", status: int = 200) -> web.Response:
         try:
             _, intent = service.find(intent_id)
         except SandboxError as error:
             return _render("Purchase intent not found", f"<p>{escape(error.message)}</p>", 404)
         wire = intent.to_wire()
         rows = "".join(
-            f"<dt>{escape(label)}</dt><dd>{escape(str(wire[key]))}</dd>"
+            f"<dt>{escape(label)}</dt><dd>{escape('—' if wire[key] is None else str(wire[key]))}</dd>"
             for label, key in (
                 ("Intent", "id"), ("Status", "status"), ("Product", "product_url"), ("Merchant", "merchant_name"),
                 ("Expected total (cents)", "expected_total_cents"), ("Maximum total (cents)", "max_total_cents"),
@@ -47,7 +47,7 @@ def routes(runtime: Runtime) -> list[web.RouteDef]:
                 '<button name="decision" value="deny">Deny</button></form>'
             )
         notice_html = f"<p><strong>{escape(notice)}</strong></p>" if notice else ""
-        return _render("Approve purchase", f"{notice_html}<dl>{rows}</dl>{form}")
+        return _render("Approve purchase", f"{notice_html}<dl>{rows}</dl>{form}", status)
 
     async def show(request: web.Request) -> web.Response:
         return approval_page(request.match_info["id"])
@@ -60,7 +60,7 @@ def routes(runtime: Runtime) -> list[web.RouteDef]:
         try:
             service.decide(intent_id, decision == "approve", None)
         except SandboxError as error:
-            return approval_page(intent_id, error.message)
+            return approval_page(intent_id, error.message, 409)
         raise web.HTTPSeeOther(f"/_sandbox/dino/approvals/{intent_id}")
 
     return [

@@ -50,7 +50,7 @@ class Call:
 
 
     def query(self, model: type[M]) -> M:
-        """Validate the query string; repeated parameters keep their last value."""
+        """Validate the query string; a repeated parameter keeps its first value."""
         try:
             return model.model_validate(dict(self.request.query))
         except ValidationError as exc:
@@ -124,7 +124,9 @@ class ProviderApi:
                 response = self._error(call, error)
         finally:
             saved = response is not None and response.status not in UNSAVED_STATUSES and response.status < 500
-            keys.finish(scope, entry, StoredResponse(response.status, response.body, _kept_headers(response)) if saved else None)
+            # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
+            stored = StoredResponse(response.status, bytes(memoryview(response.body)), _kept_headers(response)) if saved else None
+            keys.finish(scope, entry, stored)
         response.headers[IDEMPOTENCY_HEADER] = key
         return response
 

@@ -58,4 +58,5 @@ class Clock:
             self._frozen = None
 
     def describe(self) -> dict:
-        return {"now": iso(self.now()), "frozen": self.frozen, "offset_seconds": round(self.timestamp() - self._source(), 3) + 0.0}
+        offset = None if self.frozen else round(self._offset, 3) + 0.0  # meaningless while frozen
+        return {"now": iso(self.now()), "frozen": self.frozen, "offset_seconds": offset}

@@ -82,7 +82,9 @@ def _message(err: dict[str, Any]) -> str:
     if err["type"] == "missing":
         return "is required"
     msg = err["msg"].removeprefix("Value error, ")
-    return msg[:1].lower() + msg[1:] if msg else err["type"]
+    if not msg:
+        return err["type"]
+    return msg if msg[1:2].isupper() else msg[:1].lower() + msg[1:]  # keep acronyms such as "URL"
 
 
 class EnvelopeStyle:

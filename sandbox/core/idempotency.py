@@ -24,11 +24,13 @@ DEFAULT_MAX_KEYS = 50_000
 
 # Responses that say "this request was never processed" are not kept, so a corrected retry
 # with the same key can go through (Stripe's rule for validation and auth failures).
-UNSAVED_STATUSES = frozenset({400, 401, 403, 415, 429})
+# 402 too: Dino tells a client short of funds to top up and retry with the same key.
+UNSAVED_STATUSES = frozenset({400, 401, 402, 403, 415, 429})
 
 
 def fingerprint(body: Any) -> str:
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS) if body is not None else b""
+    # No body and `{}` are the same request to every handler, so they share a fingerprint.
+    canonical = orjson.dumps(body if body is not None else {}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl, StringConstraints, TypeAdapter
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, TypeAdapter
 
 STATUSES = (
     "intent_created", "approved", "needs_approval", "declined",
@@ -24,6 +26,16 @@ def _http_url(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)  # agents reuse a handful of buyer emails; validation is slow pure Python
+def _email(value: str) -> str:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+    return value  # the caller's exact string, not the normalized form
+
+
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 Cents = Annotated[int, Field(strict=True, gt=0, le=100_000_000_00)]
@@ -38,7 +50,7 @@ class Strict(BaseModel):
 class Buyer(Strict):
     first_name: Text
     last_name: Text
-    email: EmailStr
+    email: Email
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ().\-]{5,24}$")] | None = None
     address1: Text
     address2: Text | None = None
