@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError, from_validation, invalid_field
-from sandbox.core.http import json_response, read_json
+from sandbox.core.http import error_response, json_response, read_json
 from sandbox.core.idempotency import UNSAVED_STATUSES, StoredResponse, fingerprint
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.core.store import Space
@@ -94,10 +94,6 @@ class ProviderApi:
     def _render(self, reply: Reply) -> web.Response:
         return json_response(reply.payload, reply.status)
 
-    def _error(self, call: Call, error: SandboxError) -> web.Response:
-        status, body = self.style.render(error, call.request.path)
-        return json_response(body, status, error.headers or None)
-
     async def _idempotent(self, call: Call, key: str, handler: Handler) -> web.Response:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise invalid_field(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters")
@@ -121,7 +117,7 @@ class ProviderApi:
             try:
                 response = self._render(handler(call))
             except SandboxError as error:
-                response = self._error(call, error)
+                response = error_response(self.style, error, call.request.path)
         finally:
             saved = response is not None and response.status not in UNSAVED_STATUSES and response.status < 500
             # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.

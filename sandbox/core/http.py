@@ -46,6 +46,11 @@ async def read_json(request: web.Request) -> Any:
         raise SandboxError(ErrorKind.MALFORMED, f"Request body is not valid JSON: {exc}") from None
 
 
+def error_response(style: ErrorStyle, error: SandboxError, path: str) -> web.Response:
+    status, body = style.render(error, path)
+    return json_response(body, status, error.headers or None)
+
+
 # aiohttp raises these for requests that never reach a handler.
 _HTTP_KINDS = {
     404: (ErrorKind.ROUTE_NOT_FOUND, "No route for {method} {path}"),
@@ -72,8 +77,7 @@ class ErrorRouter:
         return self._fallback
 
     def respond(self, request: web.Request, error: SandboxError) -> web.Response:
-        status, body = self.style_for(request.path).render(error, request.path)
-        return json_response(body, status, error.headers or None)
+        return error_response(self.style_for(request.path), error, request.path)
 
     def middleware(self) -> Callable[[web.Request, Any], Awaitable[web.StreamResponse]]:
         @web.middleware

@@ -121,8 +121,8 @@ class MemoryStore:
         doomed = [s for s in self._spaces if (provider in (None, s.provider)) and (tenant in (None, s.tenant))]
         for space in doomed:
             del self._spaces[space]
-        if len(doomed) and (provider or tenant):
+        if provider is None and tenant is None:
+            self._index.clear()
+        elif doomed:
             gone = set(doomed)
             self._index = {key: space for key, space in self._index.items() if space not in gone}
-        elif provider is None and tenant is None:
-            self._index.clear()
