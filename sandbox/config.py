@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     max_events: int = Field(10_000, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
+    bt_jwks: str | None = Field(None, description="JWKS file or URL: verify Basis Theory AI JWT signatures strictly")
+    bt_jwt_public_key: str | None = Field(None, description="PEM public key file: verify Basis Theory AI JWTs strictly")
     dino_wallet_start_cents: int = Field(1_000_000, ge=0, description="Test USD in each new tenant's wallet")
 
     @field_validator("clock", mode="before")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from sandbox.core.fields import Email, Url
 
 STATUSES = (
     "intent_created", "approved", "needs_approval", "declined",
@@ -18,26 +18,7 @@ Status = Literal[
     "payment_credential_issued", "execution_started", "completed", "failed",
 ]
 
-_HTTP_URL = TypeAdapter(HttpUrl)
-
-
-def _http_url(value: str) -> str:
-    _HTTP_URL.validate_python(value)  # validate, but keep the caller's exact string
-    return value
-
-
-@lru_cache(maxsize=4096)  # agents reuse a handful of buyer emails; validation is slow pure Python
-def _email(value: str) -> str:
-    try:
-        validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"not a valid email address: {exc}") from None
-    return value  # the caller's exact string, not the normalized form
-
-
-Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_http_url)]
 Cents = Annotated[int, Field(strict=True, gt=0, le=100_000_000_00)]
 Metadata = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
 

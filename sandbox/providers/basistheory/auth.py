@@ -1,0 +1,94 @@
+"""`Authorization: Bearer <JWT>` for Basis Theory AI.
+
+The project in the path is the tenant and must equal the token's `iss`; the entity a request
+acts for must equal its `sub`. By default the signature is not checked, so any token with the
+right claims works; configuring a JWKS or a public key turns strict verification on.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import jwt
+from aiohttp import web
+
+from sandbox.config import Settings
+from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.providers.basistheory.errors import UNAUTHORIZED_MESSAGE
+
+CLAIMS = "bt.claims"  # where the decoded claims are kept on the request
+ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+def unauthorized(reason: str) -> SandboxError:
+    return SandboxError(
+        ErrorKind.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE, details={"reason": reason},
+        headers={"WWW-Authenticate": 'Bearer realm="basistheory.ai"'},
+    )
+
+
+def forbidden(message: str) -> SandboxError:
+    return SandboxError(ErrorKind.FORBIDDEN, message)
+
+
+class JwtAuthenticator:
+    def __init__(self, settings: Settings) -> None:
+        self._jwks = _load_jwks(settings.bt_jwks) if settings.bt_jwks else None
+        self._key = Path(settings.bt_jwt_public_key).read_text() if settings.bt_jwt_public_key else None
+
+    @property
+    def strict(self) -> bool:
+        return self._jwks is not None or self._key is not None
+
+    def __call__(self, request: web.Request) -> str:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("missing bearer token")
+        claims = self._decode(token.strip())
+        project = request.match_info["projectId"]
+        if claims.get("iss") != project:
+            raise forbidden(f"Token issuer (iss) {claims.get('iss')!r} does not match project {project!r}")
+        request[CLAIMS] = claims
+        return project
+
+    def _decode(self, token: str) -> dict[str, Any]:
+        try:
+            if not self.strict:
+                return jwt.decode(token, options={"verify_signature": False, "verify_exp": True})
+            return jwt.decode(token, self._verification_key(token), algorithms=ASYMMETRIC, options={"verify_aud": False})
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise unauthorized(f"invalid token: {exc}") from None
+
+    def _verification_key(self, token: str) -> Any:
+        if self._key is not None:
+            return self._key
+        kid = jwt.get_unverified_header(token).get("kid")
+        try:
+            return self._jwks[kid].key
+        except KeyError:
+            raise unauthorized(f"no key with kid {kid!r} in the configured JWKS") from None
+
+
+def subject(request: web.Request) -> str | None:
+    return request[CLAIMS].get("sub")
+
+
+def require_subject(request: web.Request, entity_id: str) -> None:
+    """The seed's rule: the body's entityId must be the token's `sub`."""
+    if subject(request) != entity_id:
+        raise forbidden(f"entityId {entity_id!r} does not match the token subject (sub) {subject(request)!r}")
+
+
+def _load_jwks(source: str) -> jwt.PyJWKSet:
+    """A JWKS from a file or a URL, read once at start-up (never on the request path)."""
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=10) as resp:  # noqa: S310 - operator-given URL
+            text = resp.read().decode()
+    else:
+        text = Path(source).read_text()
+    return jwt.PyJWKSet.from_dict(json.loads(text))
