@@ -6,21 +6,22 @@ from aiohttp import web
 
 from sandbox import control
 from sandbox.config import Settings
-from sandbox.core.http import ErrorRouter
+from sandbox.core.http import ErrorRouter, cors
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.providers import Provider
+from sandbox.providers.basistheory import BasisTheoryAi
 from sandbox.providers.dino import Dino
 
 
 def providers() -> list[Provider]:
-    return [Dino()]
+    return [Dino(), BasisTheoryAi()]
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = Runtime.build(settings)
     errors = ErrorRouter(fallback=control.style)
-    app = web.Application(middlewares=[errors.middleware()], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[cors, errors.middleware()], client_max_size=settings.max_body_bytes)
     app[RUNTIME] = runtime
     for provider in providers():
         runtime.provider_names.append(provider.name)

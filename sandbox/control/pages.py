@@ -15,11 +15,14 @@ _PAGE = """<!doctype html>
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}}
 dt{{font-weight:600}}dd{{margin:0 0 .5rem}}button{{font-size:1rem;padding:.5rem 1.5rem;margin-right:1rem}}
 .note{{color:#555}}</style></head>
-<body><h1>{title}</h1>{body}<p class="note">Dino sandbox: this page stands in for the approval screen of app.dino.id.</p></body></html>"""
+<body><h1>{title}</h1>{body}<p class="note">{note}</p></body></html>"""
+DINO_NOTE = "Dino sandbox: this page stands in for the approval screen of app.dino.id."
 
 
-def _render(title: str, body: str, status: int = 200) -> web.Response:
-    return web.Response(text=_PAGE.format(title=escape(title), body=body), status=status, content_type="text/html")
+def render_page(title: str, body: str, status: int = 200, *, note: str = DINO_NOTE) -> web.Response:
+    """A hosted page for a human step; `body` is trusted HTML, everything else is escaped."""
+    page = _PAGE.format(title=escape(title), body=body, note=escape(note))
+    return web.Response(text=page, status=status, content_type="text/html")
 
 
 def routes(runtime: Runtime) -> list[web.RouteDef]:
@@ -29,7 +32,7 @@ def routes(runtime: Runtime) -> list[web.RouteDef]:
         try:
             _, intent = service.find(intent_id)
         except SandboxError as error:
-            return _render("Purchase intent not found", f"<p>{escape(error.message)}</p>", 404)
+            return render_page("Purchase intent not found", f"<p>{escape(error.message)}</p>", 404)
         wire = intent.to_wire()
         rows = "".join(
             f"<dt>{escape(label)}</dt><dd>{escape('—' if wire[key] is None else str(wire[key]))}</dd>"
@@ -47,7 +50,7 @@ def routes(runtime: Runtime) -> list[web.RouteDef]:
                 '<button name="decision" value="deny">Deny</button></form>'
             )
         notice_html = f"<p><strong>{escape(notice)}</strong></p>" if notice else ""
-        return _render("Approve purchase", f"{notice_html}<dl>{rows}</dl>{form}", status)
+        return render_page("Approve purchase", f"{notice_html}<dl>{rows}</dl>{form}", status)
 
     async def show(request: web.Request) -> web.Response:
         return approval_page(request.match_info["id"])
@@ -56,7 +59,7 @@ def routes(runtime: Runtime) -> list[web.RouteDef]:
         intent_id = request.match_info["id"]
         decision = (await request.post()).get("decision")
         if decision not in ("approve", "deny"):
-            return _render("Bad request", "<p>Choose approve or deny.</p>", 400)
+            return render_page("Bad request", "<p>Choose approve or deny.</p>", 400)
         try:
             service.decide(intent_id, decision == "approve", None)
         except SandboxError as error:

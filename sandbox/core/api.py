@@ -66,6 +66,7 @@ class Call:
 class Reply:
     payload: Any
     status: int = 200
+    headers: dict[str, str] | None = None
 
 
 Handler = Callable[[Call], Reply]
@@ -92,7 +93,9 @@ class ProviderApi:
         return web.route(method, path, endpoint)
 
     def _render(self, reply: Reply) -> web.Response:
-        return json_response(reply.payload, reply.status)
+        if reply.status == 204:
+            return web.Response(status=204, headers=reply.headers)
+        return json_response(reply.payload, reply.status, reply.headers)
 
     async def _idempotent(self, call: Call, key: str, handler: Handler) -> web.Response:
         if not key or len(key) > MAX_KEY_LENGTH:

@@ -39,6 +39,14 @@ def brand(number: str) -> str | None:
     return None
 
 
+def with_check_digit(partial: str) -> str:
+    """Append the Luhn check digit to `partial`."""
+    for digit in "0123456789":
+        if luhn_ok(partial + digit):
+            return partial + digit
+    raise AssertionError("unreachable: one digit always completes a Luhn number")
+
+
 def number_problem(number: str) -> str | None:
     """Why a card number is unusable, or None."""
     if not number.isdigit() or not 12 <= len(number) <= 19:

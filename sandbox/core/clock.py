@@ -16,9 +16,11 @@ def parse_instant(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and `Z`, the format all three providers use."""
+def iso(moment: datetime, *, millis: bool = True) -> str:
+    """ISO-8601 UTC with `Z`: with milliseconds (Dino, Crossmint) or whole seconds (Basis Theory AI)."""
     utc = moment.astimezone(timezone.utc)
+    if not millis:
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

@@ -101,3 +101,28 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> SandboxError:
     kind, template = _HTTP_KINDS.get(exc.status, (ErrorKind.MALFORMED, exc.reason))
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
     return SandboxError(kind, template.format(method=request.method, path=request.path), headers=headers, status=exc.status if kind is ErrorKind.MALFORMED else None)
+
+
+EXPOSED_HEADERS = "X-Total-Count, X-Limit, X-Offset, X-Has-Next, X-Has-Previous, Idempotent-Replayed, Idempotency-Key"
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Let browser SDKs (e.g. Basis Theory's React SDK on localhost:3000) call the sandbox."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return await handler(request)
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+            "Access-Control-Request-Headers", "Authorization, Content-Type"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    response.headers["Vary"] = "Origin"
+    return response

@@ -39,6 +39,8 @@ class Store(Protocol):
         where: Callable[[Any], bool] | None = None,
     ) -> Page: ...
 
+    def slice(self, space: Space, kind: str, *, offset: int, limit: int) -> Page: ...
+
     def count(self, space: Space, kind: str) -> int: ...
 
     def locate(self, kind: str, obj_id: str) -> Space | None: ...
@@ -107,6 +109,19 @@ class MemoryStore:
             if where is None or where(obj):
                 if len(found) == limit:
                     return Page(found, True)
+                found.append(obj)
+        return Page(found, False)
+
+    def slice(self, space: Space, kind: str, *, offset: int, limit: int) -> Page:
+        """Newest first, skipping `offset` objects (offset paging, as some providers use)."""
+        coll = self._collection(space, kind)
+        if coll is None:
+            return Page([], False)
+        found: list[Any] = []
+        for index, obj in enumerate(coll.newest_first(len(coll.order))):
+            if index >= offset + limit:
+                return Page(found, True)
+            if index >= offset:
                 found.append(obj)
         return Page(found, False)
 

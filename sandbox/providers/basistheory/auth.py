@@ -24,9 +24,11 @@ ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 
 
 def unauthorized(reason: str) -> SandboxError:
+    """The provider's exact 401 body; the reason travels in the RFC 6750 header instead."""
+    description = reason.replace('"', "'")
     return SandboxError(
-        ErrorKind.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE, details={"reason": reason},
-        headers={"WWW-Authenticate": 'Bearer realm="basistheory.ai"'},
+        ErrorKind.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE,
+        headers={"WWW-Authenticate": f'Bearer realm="basistheory.ai", error="invalid_token", error_description="{description}"'},
     )
 
 
@@ -49,6 +51,8 @@ class JwtAuthenticator:
             raise unauthorized("missing bearer token")
         claims = self._decode(token.strip())
         project = request.match_info["projectId"]
+        if not claims.get("sub"):
+            raise unauthorized("token has no sub (the entity) claim")
         if claims.get("iss") != project:
             raise forbidden(f"Token issuer (iss) {claims.get('iss')!r} does not match project {project!r}")
         request[CLAIMS] = claims

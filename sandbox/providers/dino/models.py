@@ -9,10 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from sandbox.core.fields import Email, Url
 
-STATUSES = (
-    "intent_created", "approved", "needs_approval", "declined",
-    "payment_credential_issued", "execution_started", "completed", "failed",
-)
 Status = Literal[
     "intent_created", "approved", "needs_approval", "declined",
     "payment_credential_issued", "execution_started", "completed", "failed",

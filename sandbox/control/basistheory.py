@@ -1,0 +1,27 @@
+"""The page behind `authContext.endpoint` of a Visa CREATE_PASSKEY answer.
+
+In production that endpoint is Visa's passkey iframe. Here the cardholder's step is played by
+the next API call (AUTHENTICATE_PASSKEY), and this page says so to whoever opens it.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiohttp import web
+
+from sandbox.control.pages import render_page
+
+
+async def passkey(request: web.Request) -> web.Response:
+    identifier = request.query.get("identifier", "")
+    body = (
+        "<p>The sandbox plays the cardholder's passkey step: send "
+        "<code>{\"action\": \"AUTHENTICATE_PASSKEY\"}</code> to the purchase intent's verify endpoint "
+        f"to finish verification{' of ' + escape(identifier) if identifier else ''}.</p>"
+    )
+    return render_page("Passkey (sandbox)", body, note="Basis Theory sandbox: stands in for the card network's passkey page.")
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/_sandbox/basistheory/passkey", passkey)]

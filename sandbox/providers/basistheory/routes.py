@@ -1,0 +1,79 @@
+"""Basis Theory AI's routes, at the paths of https://api.basistheory.ai."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.store import Page
+from sandbox.providers.basistheory.auth import require_subject, subject
+from sandbox.providers.basistheory.models import CreatePaymentMethod, CreatePurchaseIntent, PageQuery, Verify
+from sandbox.providers.basistheory.service import BasisTheoryAiService
+
+
+def page_headers(query: PageQuery, page: Page, total: int) -> dict[str, str]:
+    """The provider's paging headers beside a bare JSON array."""
+    return {
+        "X-Total-Count": str(total),
+        "X-Limit": str(query.limit),
+        "X-Offset": str(query.offset),
+        "X-Has-Next": "true" if page.has_more else "false",
+        "X-Has-Previous": "true" if query.offset > 0 else "false",
+    }
+
+
+def routes(api: ProviderApi, service: BasisTheoryAiService) -> list[web.RouteDef]:
+    def project(call: Call) -> str:
+        return call.space.tenant
+
+    def entity(call: Call) -> str:
+        return subject(call.request)
+
+    def create_payment_method(call: Call) -> Reply:
+        body = call.parse(CreatePaymentMethod)
+        require_subject(call.request, body.entityId)
+        return Reply(service.create_payment_method(project(call), body).to_wire(), 201)
+
+    def list_payment_methods(call: Call) -> Reply:
+        query = call.query(PageQuery)
+        page, total = service.payment_methods(project(call), entity(call), query.offset, query.limit)
+        return Reply([m.to_wire() for m in page.items], headers=page_headers(query, page, total))
+
+    def get_payment_method(call: Call) -> Reply:
+        return Reply(service.payment_method(project(call), entity(call), call.param("id")).to_wire())
+
+    def delete_payment_method(call: Call) -> Reply:
+        service.delete_payment_method(project(call), entity(call), call.param("id"))
+        return Reply(None, 204)
+
+    def create_intent(call: Call) -> Reply:
+        body = call.parse(CreatePurchaseIntent)
+        require_subject(call.request, body.entityId)
+        return Reply(service.create_intent(project(call), body).to_wire(), 201)
+
+    def list_intents(call: Call) -> Reply:
+        query = call.query(PageQuery)
+        page, total = service.intents(project(call), entity(call), query.offset, query.limit)
+        return Reply([i.to_wire() for i in page.items], headers=page_headers(query, page, total))
+
+    def get_intent(call: Call) -> Reply:
+        return Reply(service.intent(project(call), entity(call), call.param("id")).to_wire())
+
+    def verify(call: Call) -> Reply:
+        body = call.parse(Verify)
+        return Reply(service.verify(project(call), entity(call), call.param("id"), body, call.links_base()))
+
+    base = "/projects/{projectId}"
+    return [
+        api.route("POST", base + "/payment-methods", create_payment_method, idempotent=True),
+        api.route("GET", base + "/payment-methods", list_payment_methods),
+        api.route("GET", base + "/payment-methods/{id}", get_payment_method),
+        api.route("DELETE", base + "/payment-methods/{id}", delete_payment_method),
+        # The seed creates at the singular path; the provider's playground and newer docs use the plural.
+        api.route("POST", base + "/purchase-intent", create_intent, idempotent=True),
+        api.route("POST", base + "/purchase-intents", create_intent, idempotent=True),
+        api.route("GET", base + "/purchase-intents", list_intents),
+        api.route("GET", base + "/purchase-intents/{id}", get_intent),
+        api.route("GET", base + "/purchase-intent/{id}", get_intent),
+        api.route("POST", base + "/purchase-intents/{id}/verify", verify),
+    ]

@@ -1,0 +1,173 @@
+"""The cardholder-verification machine (Visa OTP + passkey, Mastercard, frictionless, mocks).
+
+It knows nothing of purchase intents: a `Session` walks one flow, action by action, and each
+answer says whether the cardholder is now verified or has failed. Basis Theory AI purchase
+intents use it, and it is the seam through which Crossmint order intents verify.
+
+Statuses and bodies follow what `@basis-theory-ai/react` expects (docs/research/basistheory-ai-wire.md):
+real flows answer `{"status", "data", "error"?}`; mock flows put a `MOCK_*` status inside
+`data` so the SDK can finish without the card networks' scripts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SANDBOX_OTP = "123456"
+OTP_ATTEMPTS = 3
+ACTIONS = ("START", "SELECT_OTP", "VALIDATE_OTP", "AUTHENTICATE_PASSKEY", "MASTERCARD_AUTH_COMPLETE")
+OTP_METHODS = (
+    {"identifier": "otp-sms", "method": "OTPSMS", "value": "***-***-1234"},
+    {"identifier": "otp-email", "method": "OTPEMAIL", "value": "c***@example.com"},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    status: str  # what the answer says
+    next: str  # the step the session moves to
+    checks_otp: bool = False
+
+
+def _flow(brand: str, mock: bool, **steps: dict[str, Step]) -> dict[str, Any]:
+    return {"brand": brand, "mock": mock, "steps": steps}
+
+
+# flow -> step -> action -> Step. "new" is where START applies; "verified" and "failed" end a flow.
+FLOWS: dict[str, dict[str, Any]] = {
+    "visa_otp": _flow(
+        "VISA", False,
+        new={"START": Step("OTP_REQUIRED", "otp_required")},
+        otp_required={"SELECT_OTP": Step("OTP_PENDING", "otp_pending")},
+        otp_pending={"VALIDATE_OTP": Step("CREATE_PASSKEY", "passkey", checks_otp=True)},
+        passkey={"AUTHENTICATE_PASSKEY": Step("VERIFIED", "verified")},
+    ),
+    "visa_frictionless": _flow("VISA", False, new={"START": Step("VERIFIED", "verified")}),
+    "declined": _flow("VISA", False, new={"START": Step("ERROR", "failed")}),
+    "mastercard": _flow(
+        "MASTERCARD", False,
+        new={"START": Step("PASSKEY_READY", "mastercard_auth")},
+        mastercard_auth={"MASTERCARD_AUTH_COMPLETE": Step("VERIFIED", "verified")},
+    ),
+    "mock_visa_otp": _flow(
+        "VISA", True,
+        new={"START": Step("MOCK_OTP_REQUIRED", "otp_required")},
+        otp_required={"SELECT_OTP": Step("MOCK_OTP_PENDING", "otp_pending")},
+        # The SDK finishes a mock passkey locally and calls no more: this answer verifies.
+        otp_pending={"VALIDATE_OTP": Step("MOCK_PASSKEY_CREATE", "verified", checks_otp=True)},
+    ),
+    "mock_visa_frictionless": _flow("VISA", True, new={"START": Step("MOCK_SUCCESS", "verified")}),
+    "mock_mastercard": _flow(
+        "MASTERCARD", True,
+        new={"START": Step("MOCK_POPUP_REQUIRED", "mastercard_auth")},
+        # The SDK accepts only a plain VERIFIED here, mock or not.
+        mastercard_auth={"MASTERCARD_AUTH_COMPLETE": Step("VERIFIED", "verified")},
+    ),
+}
+TERMINAL = ("verified", "failed")
+
+
+class OutOfOrder(Exception):
+    def __init__(self, message: str, expected: list[str]) -> None:
+        super().__init__(message)
+        self.expected = expected
+
+
+class BadPayload(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(slots=True)
+class Answer:
+    body: dict[str, Any]
+    verified: bool = False
+    failed: bool = False
+
+
+@dataclass(slots=True)
+class Session:
+    flow: str
+    label: str  # the magic card's label, sent as `mockCard` in mock answers
+    reference: str  # the verified object's id, echoed in answers
+    step: str = "new"
+    attempts_left: int = OTP_ATTEMPTS
+    method_id: str | None = None
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def brand(self) -> str:
+        return FLOWS[self.flow]["brand"]
+
+    def expected_actions(self) -> list[str]:
+        if self.step in TERMINAL:
+            return []
+        return sorted({"START", *FLOWS[self.flow]["steps"].get(self.step, {})})
+
+    def advance(self, action: str, payload: dict[str, Any], links_base: str) -> Answer:
+        """Apply one action; raises OutOfOrder or BadPayload without changing the session."""
+        if self.step in TERMINAL:
+            raise OutOfOrder(f"Verification has already {'succeeded' if self.step == 'verified' else 'failed'}", [])
+        steps = FLOWS[self.flow]["steps"]
+        current = "new" if action == "START" else self.step  # START restarts an unfinished flow
+        step = steps.get(current, {}).get(action)
+        if step is None:
+            expected = self.expected_actions()
+            raise OutOfOrder(f"Verification expects {' or '.join(expected)} next, not {action}", expected)
+        if action == "SELECT_OTP":
+            self.method_id = _chosen_method(payload)
+        if step.checks_otp:
+            wrong = self._check_otp(payload)
+            if wrong is not None:
+                return wrong
+        self.step = step.next
+        self.history.append(action)
+        if step.status == "ERROR":
+            return Answer(_error("The card issuer declined the verification"), failed=True)
+        return Answer(self._body(step.status, links_base), verified=self.step == "verified")
+
+    def _check_otp(self, payload: dict[str, Any]) -> Answer | None:
+        code = payload.get("otpCode")
+        if not isinstance(code, str) or not (len(code) == 6 and code.isdigit()):
+            raise BadPayload("payload.otpCode", "must be a string of 6 digits")
+        if code == SANDBOX_OTP:
+            return None
+        self.attempts_left -= 1
+        if self.attempts_left <= 0:
+            self.step = "failed"
+            return Answer(_error("Too many invalid OTP codes: verification failed", attemptsRemaining=0), failed=True)
+        return Answer(_error(f"Invalid OTP code; {self.attempts_left} attempts remaining", attemptsRemaining=self.attempts_left))
+
+    def _body(self, status: str, links_base: str) -> dict[str, Any]:
+        data: dict[str, Any] = {"brand": self.brand, "purchaseIntentId": self.reference}
+        if status.endswith("OTP_REQUIRED"):
+            data["methods"] = [dict(m) for m in OTP_METHODS]
+        elif status.endswith("OTP_PENDING"):
+            data["methodId"] = self.method_id
+        elif status in ("CREATE_PASSKEY", "MOCK_PASSKEY_CREATE"):
+            endpoint = f"{links_base}/_sandbox/basistheory/passkey?identifier={self.reference}"
+            data["authContext"] = {"endpoint": endpoint, "identifier": self.reference}
+        elif status in ("PASSKEY_READY", "MOCK_POPUP_REQUIRED"):
+            data["authContext"] = {
+                "brand": "MASTERCARD",
+                "paymentMethod": {"id": self.reference},
+                "sessionIdentifiers": {"flowId": f"flow-{self.reference}", "srcCorrelationId": f"src-{self.reference}"},
+                "authenticationReason": "TRANSACTION_AUTHENTICATION",
+            }
+        if status.startswith("MOCK_"):
+            return {"status": status, "data": {"status": status, "mockCard": self.label, "data": data, "error": None}}
+        return {"status": status, "data": data}
+
+
+def _chosen_method(payload: dict[str, Any]) -> str:
+    method_id = payload.get("methodId")
+    offered = [m["identifier"] for m in OTP_METHODS]
+    if method_id not in offered:
+        raise BadPayload("payload.methodId", f"must be one of the offered methods: {', '.join(offered)}")
+    return method_id
+
+
+def _error(message: str, **data: Any) -> dict[str, Any]:
+    return {"status": "ERROR", "error": {"message": message}, "data": data}
