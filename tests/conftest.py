@@ -12,6 +12,8 @@ import pytest
 from sandbox.app import create_app
 from sandbox.config import Settings
 
+pytest_plugins = ["tests.bt"]
+
 KEY = "din_test_alice"
 OTHER_KEY = "din_test_bob"
 START = "2026-01-01T00:00:00.000Z"

@@ -81,7 +81,9 @@ def _message(err: dict[str, Any]) -> str:
         return "unknown field"
     if err["type"] == "missing":
         return "is required"
-    msg = err["msg"].removeprefix("Value error, ")
+    if err["msg"].startswith("Value error, "):  # our own validators' messages stand as written
+        return err["msg"].removeprefix("Value error, ")
+    msg = err["msg"]
     if not msg:
         return err["type"]
     return msg if msg[1:2].isupper() else msg[:1].lower() + msg[1:]  # keep acronyms such as "URL"

@@ -19,7 +19,7 @@ from sandbox.config import Settings
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.providers.basistheory.errors import UNAUTHORIZED_MESSAGE
 
-CLAIMS = "bt.claims"  # where the decoded claims are kept on the request
+CLAIMS = web.RequestKey("bt.claims", dict)  # where the decoded claims are kept on the request
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
 

@@ -81,7 +81,8 @@ class Address(Lenient):
     city: str | None = None
     postalCode: str | None = None
     stateCode: str | None = None
-    countryCode: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    # ISO 3166 alpha-2 or alpha-3: the provider's own playground sends "USA".
+    countryCode: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")] | None = None
 
 
 class ConsumerDetails(Lenient):
