@@ -12,7 +12,7 @@ import sys
 from pydantic import ValidationError
 
 from sandbox import __version__
-from sandbox.config import Settings
+from sandbox.config import ConfigError, Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +26,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=None, help="fix ids and secrets (SANDBOX_SEED)")
     serve.add_argument("--clock", default=None, help="freeze the clock at an ISO-8601 instant (SANDBOX_CLOCK)")
     serve.add_argument("--public-url", default=None, help="base URL for links handed out (SANDBOX_PUBLIC_URL)")
-    serve.add_argument("--log-level", default=None, help="debug, info, warning (SANDBOX_LOG_LEVEL)")
+    serve.add_argument("--log-level", default=None, help="debug, info, warning, error (SANDBOX_LOG_LEVEL)")
+    serve.add_argument("--bt-jwks", default=None, help="JWKS file or URL: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWKS)")
+    serve.add_argument(
+        "--bt-jwt-public-key", default=None, help="PEM public key file: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWT_PUBLIC_KEY)"
+    )
     return parser
 
 
@@ -55,6 +59,9 @@ def serve(settings: Settings) -> int:
             runner.run(_serve(settings))
         except (KeyboardInterrupt, asyncio.CancelledError):
             pass
+        except ConfigError as exc:
+            print(f"sandbox: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:  # typically the port is taken
             print(f"sandbox: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
             return 1

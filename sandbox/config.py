@@ -13,6 +13,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sandbox.core.clock import parse_instant
 
 
+class ConfigError(Exception):
+    """A setting that validated but could not be used (e.g. an unreadable key file)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="forbid", frozen=True)
 

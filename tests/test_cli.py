@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 from tests.conftest import free_port
@@ -54,3 +55,21 @@ def test_a_taken_port_is_a_clear_error(serve):
 def test_an_unknown_log_level_exits_2():
     result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--log-level", "loud"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "log_level" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unreadable_jwks_exits_2(tmp_path):
+    missing = tmp_path / "nope.json"
+    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--bt-jwks", str(missing)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "cannot load" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_answers_basis_theory_routes(serve):
+    port = free_port()
+    serve("--port", str(port)).stdout.readline()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/projects/p/purchase-intents")
+    try:
+        urllib.request.urlopen(request, timeout=5)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401 and json.loads(exc.read())["error"]["type"] == "unauthorized"
+    else:
+        raise AssertionError("expected 401")

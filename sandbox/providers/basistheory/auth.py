@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from sandbox.config import Settings
+from sandbox.config import ConfigError, Settings
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.providers.basistheory.errors import UNAUTHORIZED_MESSAGE
 
@@ -38,8 +38,11 @@ def forbidden(message: str) -> SandboxError:
 
 class JwtAuthenticator:
     def __init__(self, settings: Settings) -> None:
-        self._jwks = _load_jwks(settings.bt_jwks) if settings.bt_jwks else None
-        self._key = Path(settings.bt_jwt_public_key).read_text() if settings.bt_jwt_public_key else None
+        try:
+            self._jwks = _load_jwks(settings.bt_jwks) if settings.bt_jwks else None
+            self._key = Path(settings.bt_jwt_public_key).read_text() if settings.bt_jwt_public_key else None
+        except (OSError, ValueError, jwt.PyJWTError) as exc:
+            raise ConfigError(f"cannot load the Basis Theory JWT verification key: {exc}") from exc
 
     @property
     def strict(self) -> bool:
