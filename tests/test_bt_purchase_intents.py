@@ -159,3 +159,11 @@ async def test_ids_and_cards_are_deterministic(make_api):
         bt = Bt((await make_api(seed=3)).client)
         results.append(await bt.intent("6011111111111117"))
     assert results[0] == results[1]
+
+
+async def test_an_empty_consumer_id_gets_a_uuid(bt):
+    consumer = {"type": "consumer", "value": "", "details": {"email": "a@example.com"}}
+    intent = await bt.intent(mandates=[consumer])
+    value = intent["mandates"][0]["value"]
+    assert len(value) == 36 and value.count("-") == 4
+    assert intent["mandates"][0]["details"] == {"email": "a@example.com"}

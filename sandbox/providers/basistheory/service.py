@@ -107,7 +107,7 @@ class BasisTheoryAiService:
             entity_id=entity,
             payment_method_id=method.id,
             credential_type=request.credentialType,
-            mandates=[m.model_dump(exclude_unset=True) for m in request.mandates] or [dict(m) for m in mandates.DEFAULT_MANDATES],
+            mandates=self._mandates(project, request),
             status=profile.status,
             created_at=iso(now, millis=False),
             expires_at=iso(expires, millis=False),
@@ -180,6 +180,16 @@ class BasisTheoryAiService:
     def _brand_of(self, intent: PurchaseIntent) -> str:
         method = self.rt.store.get(Space(PROVIDER, intent.project_id), _pm_kind(intent.entity_id), intent.payment_method_id)
         return method.brand if method else "visa"
+
+    def _mandates(self, project: str, request: CreatePurchaseIntent) -> list[dict[str, Any]]:
+        """As sent, or the defaults; an empty consumer id gets a UUID (seed: "auto-generated if empty")."""
+        if not request.mandates:
+            return [dict(m) for m in mandates.DEFAULT_MANDATES]
+        given = [m.model_dump(exclude_unset=True) for m in request.mandates]
+        for mandate in given:
+            if mandate["type"] == "consumer" and not mandate["value"]:
+                mandate["value"] = self.rt.ids.uuid(project, "consumer")
+        return given
 
     def _expiry(self, now: datetime, given: list) -> datetime:
         """24 hours, or sooner when an expirationTime mandate says so (a past one is ignored)."""
