@@ -34,13 +34,21 @@ def routes(api: ProviderApi, service: BasisTheoryAiService) -> list[web.RouteDef
         require_subject(call.request, body.entityId)
         return Reply(service.create_payment_method(project(call), body).to_wire(), 201)
 
-    def list_payment_methods(call: Call) -> Reply:
-        query = call.query(PageQuery)
-        page, total = service.payment_methods(project(call), entity(call), query.offset, query.limit)
-        return Reply([m.to_wire() for m in page.items], headers=page_headers(query, page, total))
+    def listing(fetch):
+        """A list route: a bare array of the entity's objects with the paging headers."""
 
-    def get_payment_method(call: Call) -> Reply:
-        return Reply(service.payment_method(project(call), entity(call), call.param("id")).to_wire())
+        def handler(call: Call) -> Reply:
+            query = call.query(PageQuery)
+            page, total = fetch(project(call), entity(call), query.offset, query.limit)
+            return Reply([obj.to_wire() for obj in page.items], headers=page_headers(query, page, total))
+
+        return handler
+
+    def reading(fetch):
+        def handler(call: Call) -> Reply:
+            return Reply(fetch(project(call), entity(call), call.param("id")).to_wire())
+
+        return handler
 
     def delete_payment_method(call: Call) -> Reply:
         service.delete_payment_method(project(call), entity(call), call.param("id"))
@@ -51,14 +59,6 @@ def routes(api: ProviderApi, service: BasisTheoryAiService) -> list[web.RouteDef
         require_subject(call.request, body.entityId)
         return Reply(service.create_intent(project(call), body).to_wire(), 201)
 
-    def list_intents(call: Call) -> Reply:
-        query = call.query(PageQuery)
-        page, total = service.intents(project(call), entity(call), query.offset, query.limit)
-        return Reply([i.to_wire() for i in page.items], headers=page_headers(query, page, total))
-
-    def get_intent(call: Call) -> Reply:
-        return Reply(service.intent(project(call), entity(call), call.param("id")).to_wire())
-
     def verify(call: Call) -> Reply:
         body = call.parse(Verify)
         return Reply(service.verify(project(call), entity(call), call.param("id"), body, call.links_base()))
@@ -66,14 +66,14 @@ def routes(api: ProviderApi, service: BasisTheoryAiService) -> list[web.RouteDef
     base = "/projects/{projectId}"
     return [
         api.route("POST", base + "/payment-methods", create_payment_method, idempotent=True),
-        api.route("GET", base + "/payment-methods", list_payment_methods),
-        api.route("GET", base + "/payment-methods/{id}", get_payment_method),
+        api.route("GET", base + "/payment-methods", listing(service.payment_methods)),
+        api.route("GET", base + "/payment-methods/{id}", reading(service.payment_method)),
         api.route("DELETE", base + "/payment-methods/{id}", delete_payment_method),
         # The seed creates at the singular path; the provider's playground and newer docs use the plural.
         api.route("POST", base + "/purchase-intent", create_intent, idempotent=True),
         api.route("POST", base + "/purchase-intents", create_intent, idempotent=True),
-        api.route("GET", base + "/purchase-intents", list_intents),
-        api.route("GET", base + "/purchase-intents/{id}", get_intent),
-        api.route("GET", base + "/purchase-intent/{id}", get_intent),
+        api.route("GET", base + "/purchase-intents", listing(service.intents)),
+        api.route("GET", base + "/purchase-intents/{id}", reading(service.intent)),
+        api.route("GET", base + "/purchase-intent/{id}", reading(service.intent)),
         api.route("POST", base + "/purchase-intents/{id}/verify", verify),
     ]
