@@ -1,5 +1,6 @@
 """Basis Theory AI JWTs: iss is the project, sub is the entity; strict verification on request."""
 
+import base64
 import json
 import time
 
@@ -115,3 +116,26 @@ async def test_cors_preflight_for_the_browser_sdk(bt):
         assert "authorization" in resp.headers["Access-Control-Allow-Headers"]
     status, _, headers = await bt.request("GET", "/purchase-intents", headers={"Origin": "http://localhost:5173"})
     assert status == 200 and "X-Total-Count" in headers["Access-Control-Expose-Headers"]
+
+
+async def test_idempotency_keys_never_cross_entities(bt):
+    method = await bt.payment_method("6011111111111117")
+    body = bt.intent_body(method["id"])
+    status, first, _ = await bt.request("POST", "/purchase-intents", body, headers={"Idempotency-Key": "k"})
+    assert status == 201 and "card" in first
+    intruder = Bt(bt.client, PROJECT, "user-99")
+    status, resp, headers = await intruder.request("POST", "/purchase-intents", body, headers={"Idempotency-Key": "k"})
+    assert status == 403 and "Idempotent-Replayed" not in headers
+    assert "card" not in resp["error"] and first["card"]["number"] not in str(resp)
+
+
+def unsigned(claims):
+    """A token PyJWT would refuse to mint (it checks `sub` is a string), built by hand."""
+    part = lambda obj: base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
+async def test_a_non_string_sub_is_401(bt):
+    claims = {"iss": PROJECT, "sub": 42, "exp": int(time.time()) + 60}
+    status, body, _ = await bt.request("GET", "/purchase-intents", jwt_token=unsigned(claims))
+    assert (status, body) == (401, EXACT_401)

@@ -167,3 +167,29 @@ async def test_an_empty_consumer_id_gets_a_uuid(bt):
     value = intent["mandates"][0]["value"]
     assert len(value) == 36 and value.count("-") == 4
     assert intent["mandates"][0]["details"] == {"email": "a@example.com"}
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "99999999999999999"])
+async def test_absurd_epoch_expiration_is_a_400_not_a_500(bt, value):
+    method = await bt.payment_method()
+    status, body, _ = await create(bt, method["id"], mandates=[{"type": "expirationTime", "value": value}])
+    assert status == 400 and "mandates.0.value" in body["error"]["details"]["fields"]
+
+
+async def test_time_based_events_carry_the_moment_they_fell_due(bt):
+    intent = await bt.intent("378282246310005")  # active 60 s after creation
+    await bt.client.post("/_sandbox/clock/advance", json={"seconds": 48 * 3600})
+    assert (await bt.get(intent["id"]))["status"] == "expired"
+    async with bt.client.get(f"/_sandbox/events?object_id={intent['id']}") as resp:
+        events = [(e["type"], e["occurred_at"]) for e in (await resp.json())["data"]]
+    assert events == [
+        ("purchase_intent.created", "2026-01-01T00:00:00Z"),
+        ("purchase_intent.activated", "2026-01-01T00:01:00Z"),
+        ("purchase_intent.expired", "2026-01-02T00:00:00Z"),
+    ]
+
+
+async def test_mandate_detail_messages_read_like_the_rest(bt):
+    method = await bt.payment_method()
+    status, body, _ = await create(bt, method["id"], mandates=[{"type": "maxAmount", "value": "1", "details": {"period": "daily"}}])
+    assert status == 400 and body["error"]["details"]["fields"]["mandates.0.details.currency"] == "is required"

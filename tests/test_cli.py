@@ -73,3 +73,10 @@ def test_serve_answers_basis_theory_routes(serve):
         assert exc.code == 401 and json.loads(exc.read())["error"]["type"] == "unauthorized"
     else:
         raise AssertionError("expected 401")
+
+
+def test_a_pem_file_without_a_key_exits_2(tmp_path):
+    bogus = tmp_path / "key.pem"
+    bogus.write_text("not a key")
+    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--bt-jwt-public-key", str(bogus)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "cannot load" in result.stderr and "Traceback" not in result.stderr

@@ -69,6 +69,10 @@ class Reply:
     headers: dict[str, str] | None = None
 
 
+# A finer principal than the tenant (e.g. Basis Theory's entity), set by an authenticator:
+# idempotency keys never cross it.
+PRINCIPAL = web.RequestKey("principal", str)
+
 Handler = Callable[[Call], Reply]
 Authenticator = Callable[[web.Request], str]
 
@@ -101,7 +105,8 @@ class ProviderApi:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise invalid_field(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters")
         keys = self.runtime.idempotency
-        scope = (call.space.provider, call.space.tenant, call.request.method, call.request.path, key)
+        principal = call.request.get(PRINCIPAL, "")
+        scope = (call.space.provider, call.space.tenant, principal, call.request.method, call.request.path, key)
         body_print = fingerprint(call.body)
         while (entry := keys.lookup(scope)) is not None:
             if entry.fingerprint != body_print:

@@ -65,7 +65,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 def from_validation(exc: ValidationError, *, prefix: tuple[str, ...] = ()) -> SandboxError:
     fields = [
-        FieldError(field_path(prefix + tuple(err["loc"])), _message(err), err["type"])
+        FieldError(field_path(prefix + tuple(err["loc"])), message_of(err), err["type"])
         for err in exc.errors(include_url=False)
     ]
     summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
@@ -76,7 +76,7 @@ def invalid_field(name: str, message: str) -> SandboxError:
     return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {name}: {message}", fields=[FieldError(name, message)])
 
 
-def _message(err: dict[str, Any]) -> str:
+def message_of(err: dict[str, Any]) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown field"
     if err["type"] == "missing":

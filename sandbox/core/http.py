@@ -103,7 +103,9 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> SandboxError:
     return SandboxError(kind, template.format(method=request.method, path=request.path), headers=headers, status=exc.status if kind is ErrorKind.MALFORMED else None)
 
 
-EXPOSED_HEADERS = "X-Total-Count, X-Limit, X-Offset, X-Has-Next, X-Has-Previous, Idempotent-Replayed, Idempotency-Key"
+EXPOSED_HEADERS = (
+    "X-Total-Count, X-Limit, X-Offset, X-Has-Next, X-Has-Previous, Idempotent-Replayed, Idempotency-Key, WWW-Authenticate"
+)
 
 
 @web.middleware

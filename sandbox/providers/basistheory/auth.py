@@ -14,8 +14,10 @@ from typing import Any
 
 import jwt
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
 
 from sandbox.config import ConfigError, Settings
+from sandbox.core.api import PRINCIPAL
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.providers.basistheory.errors import UNAUTHORIZED_MESSAGE
 
@@ -40,7 +42,7 @@ class JwtAuthenticator:
     def __init__(self, settings: Settings) -> None:
         try:
             self._jwks = _load_jwks(settings.bt_jwks) if settings.bt_jwks else None
-            self._key = Path(settings.bt_jwt_public_key).read_text() if settings.bt_jwt_public_key else None
+            self._key = _load_public_key(settings.bt_jwt_public_key) if settings.bt_jwt_public_key else None
         except (OSError, ValueError, jwt.PyJWTError) as exc:
             raise ConfigError(f"cannot load the Basis Theory JWT verification key: {exc}") from exc
 
@@ -54,11 +56,12 @@ class JwtAuthenticator:
             raise unauthorized("missing bearer token")
         claims = self._decode(token.strip())
         project = request.match_info["projectId"]
-        if not claims.get("sub"):
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise unauthorized("token has no sub (the entity) claim")
         if claims.get("iss") != project:
             raise forbidden(f"Token issuer (iss) {claims.get('iss')!r} does not match project {project!r}")
         request[CLAIMS] = claims
+        request[PRINCIPAL] = claims["sub"]
         return project
 
     def _decode(self, token: str) -> dict[str, Any]:
@@ -89,6 +92,11 @@ def require_subject(request: web.Request, entity_id: str) -> None:
     """The seed's rule: the body's entityId must be the token's `sub`."""
     if subject(request) != entity_id:
         raise forbidden(f"entityId {entity_id!r} does not match the token subject (sub) {subject(request)!r}")
+
+
+def _load_public_key(path: str) -> Any:
+    """Parsed at start-up, so a file that holds no public key stops the server at once."""
+    return serialization.load_pem_public_key(Path(path).read_bytes())
 
 
 def _load_jwks(source: str) -> jwt.PyJWKSet:

@@ -53,13 +53,16 @@ def apply(intent: PurchaseIntent, action: Action) -> str:
     return transition.event
 
 
-def due(intent: PurchaseIntent, now: float) -> list[Action]:
-    """Time-based transitions that the clock has reached, in order (read-time evaluation)."""
+def due(intent: PurchaseIntent, now: float) -> list[tuple[Action, float]]:
+    """Time-based transitions the clock has reached, in order, each with the moment it fell due.
+
+    Evaluated when the intent is read, so no timer is needed; events carry the due moment.
+    """
     actions = []
     status = intent.status
     if status == "pending" and intent.ready_ts is not None and now >= intent.ready_ts:
-        actions.append(Action.READY)
+        actions.append((Action.READY, intent.ready_ts))
         status = "active"
     if status in LIVE and now >= intent.expires_ts:
-        actions.append(Action.EXPIRE)
+        actions.append((Action.EXPIRE, intent.expires_ts))
     return actions

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from sandbox.core.errors import FieldError, field_path
+from sandbox.core.errors import FieldError, field_path, message_of
 from sandbox.core.fields import Email
 
 MANDATE_TYPES = ("maxAmount", "expirationTime", "merchant", "description", "prompt", "consumer")
@@ -105,7 +105,10 @@ _RULES: dict[str, tuple[type[BaseModel] | None, type[BaseModel] | None, bool]] =
 def parse_expiration(value: str) -> datetime:
     """ISO 8601, or epoch seconds as a digit string (the provider's own playground sends those)."""
     if value.isdigit():
-        return datetime.fromtimestamp(int(value), timezone.utc)
+        try:
+            return datetime.fromtimestamp(int(value), timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("expirationTime value is out of range") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -138,7 +141,7 @@ def _errors(model: type[BaseModel], data: dict[str, Any], where: tuple[Any, ...]
         model.model_validate(data)
     except ValidationError as exc:
         return [
-            FieldError(field_path(where + tuple(err["loc"])), err["msg"].removeprefix("Value error, "), err["type"])
+            FieldError(field_path(where + tuple(err["loc"])), message_of(err), err["type"])
             for err in exc.errors(include_url=False)
         ]
     return []

@@ -6,7 +6,7 @@ per-entity collections so that another entity's object is simply not found.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sandbox.core import cards
@@ -165,17 +165,19 @@ class BasisTheoryAiService:
 
     def _refresh(self, project: str, intent: PurchaseIntent) -> None:
         """Apply the time-based transitions the sandbox clock has reached."""
-        for action in machine.due(intent, self.rt.clock.timestamp()):
+        for action, moment in machine.due(intent, self.rt.clock.timestamp()):
+            at = datetime.fromtimestamp(moment, timezone.utc)
             if action is Action.READY:
-                intent.card = self._virtual_card(project, self._brand_of(intent), self.rt.clock.now())
-            self._move(project, intent, action)
+                intent.card = self._virtual_card(project, self._brand_of(intent), at)
+            self._move(project, intent, action, at)
 
-    def _move(self, project: str, intent: PurchaseIntent, action: Action) -> None:
-        self._emit(project, intent, machine.apply(intent, action))
+    def _move(self, project: str, intent: PurchaseIntent, action: Action, at: datetime | None = None) -> None:
+        self._emit(project, intent, machine.apply(intent, action), at)
 
-    def _emit(self, project: str, intent: PurchaseIntent, event_type: str) -> None:
+    def _emit(self, project: str, intent: PurchaseIntent, event_type: str, at: datetime | None = None) -> None:
         event_id = self.rt.ids.uuid(project, "event")
-        self.rt.events.publish(purchase_intent_event(event_id, project, event_type, iso(self.rt.clock.now()), intent))
+        moment = iso(at or self.rt.clock.now(), millis=False)
+        self.rt.events.publish(purchase_intent_event(event_id, project, event_type, moment, intent))
 
     def _brand_of(self, intent: PurchaseIntent) -> str:
         method = self.rt.store.get(Space(PROVIDER, intent.project_id), _pm_kind(intent.entity_id), intent.payment_method_id)

@@ -138,7 +138,9 @@ class Session:
         if self.attempts_left <= 0:
             self.step = "failed"
             return Answer(_error("Too many invalid OTP codes: verification failed", attemptsRemaining=0), failed=True)
-        return Answer(_error(f"Invalid OTP code; {self.attempts_left} attempts remaining", attemptsRemaining=self.attempts_left))
+        plural = "s" if self.attempts_left > 1 else ""
+        message = f"Invalid OTP code; {self.attempts_left} attempt{plural} remaining"
+        return Answer(_error(message, attemptsRemaining=self.attempts_left))
 
     def _body(self, status: str, links_base: str) -> dict[str, Any]:
         data: dict[str, Any] = {"brand": self.brand, "purchaseIntentId": self.reference}
