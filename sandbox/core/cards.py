@@ -47,6 +47,13 @@ def with_check_digit(partial: str) -> str:
     raise AssertionError("unreachable: one digit always completes a Luhn number")
 
 
+def issue(brand: str, digits: str) -> tuple[str, str]:
+    """A Luhn-valid one-time card number of `brand` and its CVC, drawn from `digits`
+    (a long enough string of random digits, so that the sandbox seed decides them)."""
+    prefix, length, cvc_length = {"mastercard": ("52", 16, 3), "amex": ("37", 15, 4)}.get(brand, ("4", 16, 3))
+    return with_check_digit(prefix + digits[: length - len(prefix) - 1]), digits[-cvc_length:]
+
+
 def number_problem(number: str) -> str | None:
     """Why a card number is unusable, or None."""
     if not number.isdigit() or not 12 <= len(number) <= 19:

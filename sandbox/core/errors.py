@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 class ErrorKind(StrEnum):
@@ -70,6 +70,19 @@ def from_validation(exc: ValidationError, *, prefix: tuple[str, ...] = ()) -> Sa
     ]
     summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
     return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {summary}", fields=fields)
+
+
+def model_errors(model: type[BaseModel], data: Any, where: tuple[int | str, ...]) -> list[FieldError]:
+    """Validate `data` with `model`; the problems, with paths under `where` (empty when valid).
+
+    For items of one list that take different models (mandates by `type`), so that paths read
+    `mandates.0.value` rather than a tagged union's `mandates.0.maxAmount.value`.
+    """
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return [FieldError(field_path(where + tuple(err["loc"])), message_of(err), err["type"]) for err in exc.errors(include_url=False)]
+    return []
 
 
 def invalid_field(name: str, message: str) -> SandboxError:

@@ -38,6 +38,16 @@ class IdFactory:
         """Hex secret material (handles, webhook secrets), reproducible from the seed."""
         return self._stream(tenant, namespace).getrandbits(nbytes * 8).to_bytes(nbytes, "big").hex()
 
+    def digits(self, tenant: str, namespace: str, count: int = 24) -> str:
+        """`count` random decimal digits (card numbers, CVCs), reproducible from the seed."""
+        stream = self._stream(tenant, namespace)
+        return "".join(str(stream.randrange(10)) for _ in range(count))
+
+    def alnum(self, tenant: str, namespace: str, count: int) -> str:
+        """`count` random lower-case letters and digits (provider ids such as `agt_bt…`)."""
+        stream = self._stream(tenant, namespace)
+        return "".join(stream.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(count))
+
     def forget(self, tenant: str | None = None) -> None:
         """Restart the streams (all, or one tenant's) after a reset."""
         if tenant is None:

@@ -10,9 +10,9 @@ import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from sandbox.core.errors import FieldError, field_path, message_of
+from sandbox.core.errors import FieldError, field_path, model_errors
 from sandbox.core.fields import Email
 
 MANDATE_TYPES = ("maxAmount", "expirationTime", "merchant", "description", "prompt", "consumer")
@@ -127,21 +127,11 @@ def check(mandates: list[Mandate]) -> list[FieldError]:
         seen.add(mandate.type)
         value_model, details_model, details_required = _RULES[mandate.type]
         if value_model is not None:
-            problems += _errors(value_model, {"value": mandate.value}, where)
+            problems += model_errors(value_model, {"value": mandate.value}, where)
         if details_model is not None:
             if mandate.details is None and details_required:
                 problems.append(FieldError(field_path(where + ("details",)), f"{mandate.type} mandate requires details"))
             elif mandate.details is not None:
-                problems += _errors(details_model, mandate.details, where + ("details",))
+                problems += model_errors(details_model, mandate.details, where + ("details",))
     return problems
 
-
-def _errors(model: type[BaseModel], data: dict[str, Any], where: tuple[Any, ...]) -> list[FieldError]:
-    try:
-        model.model_validate(data)
-    except ValidationError as exc:
-        return [
-            FieldError(field_path(where + tuple(err["loc"])), message_of(err), err["type"])
-            for err in exc.errors(include_url=False)
-        ]
-    return []

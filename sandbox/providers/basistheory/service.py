@@ -205,7 +205,5 @@ class BasisTheoryAiService:
 
     def _virtual_card(self, project: str, brand: str, now: datetime) -> VirtualCard:
         """A Luhn-valid one-time card of the payment method's brand, reproducible from the seed."""
-        prefix, length, cvc_length = {"mastercard": ("52", 16, 3), "amex": ("37", 15, 4)}.get(brand, ("4", 16, 3))
-        filler = str(int(self.rt.ids.token(project, "virtual_card", 12), 16))
-        number = cards.with_check_digit(prefix + filler[: length - len(prefix) - 1])
-        return VirtualCard(number, f"{now.month:02d}", str(now.year + 3), filler[-cvc_length:])
+        number, cvc = cards.issue(brand, self.rt.ids.digits(project, "virtual_card"))
+        return VirtualCard(number, f"{now.month:02d}", str(now.year + 3), cvc)

@@ -44,6 +44,12 @@ FLOWS: dict[str, dict[str, Any]] = {
         passkey={"AUTHENTICATE_PASSKEY": Step("VERIFIED", "verified")},
     ),
     "visa_frictionless": _flow("VISA", False, new={"START": Step("VERIFIED", "verified")}),
+    # A card enrolled earlier (OTP done then) only needs its passkey: Crossmint's order intents.
+    "visa_passkey": _flow(
+        "VISA", False,
+        new={"START": Step("PASSKEY_READY", "passkey")},
+        passkey={"AUTHENTICATE_PASSKEY": Step("VERIFIED", "verified")},
+    ),
     "declined": _flow("VISA", False, new={"START": Step("ERROR", "failed")}),
     "mastercard": _flow(
         "MASTERCARD", False,
@@ -148,7 +154,7 @@ class Session:
             data["methods"] = [dict(m) for m in OTP_METHODS]
         elif status.endswith("OTP_PENDING"):
             data["methodId"] = self.method_id
-        elif status in ("CREATE_PASSKEY", "MOCK_PASSKEY_CREATE"):
+        elif status in ("CREATE_PASSKEY", "MOCK_PASSKEY_CREATE") or (status == "PASSKEY_READY" and self.brand == "VISA"):
             endpoint = f"{links_base}/_sandbox/basistheory/passkey?identifier={self.reference}"
             data["authContext"] = {"endpoint": endpoint, "identifier": self.reference}
         elif status in ("PASSKEY_READY", "MOCK_POPUP_REQUIRED"):
