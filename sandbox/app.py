@@ -10,11 +10,12 @@ from sandbox.core.http import ErrorRouter, cors
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.providers import Provider
 from sandbox.providers.basistheory import BasisTheoryAi
+from sandbox.providers.crossmint import Crossmint
 from sandbox.providers.dino import Dino
 
 
 def providers() -> list[Provider]:
-    return [Dino(), BasisTheoryAi()]
+    return [Dino(), Crossmint(), BasisTheoryAi()]
 
 
 def create_app(settings: Settings | None = None) -> web.Application:

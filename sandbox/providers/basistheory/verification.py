@@ -98,6 +98,7 @@ class Session:
     flow: str
     label: str  # the magic card's label, sent as `mockCard` in mock answers
     reference: str  # the verified object's id, echoed in answers
+    reference_field: str = "purchaseIntentId"
     step: str = "new"
     attempts_left: int = OTP_ATTEMPTS
     method_id: str | None = None
@@ -149,7 +150,7 @@ class Session:
         return Answer(_error(message, attemptsRemaining=self.attempts_left))
 
     def _body(self, status: str, links_base: str) -> dict[str, Any]:
-        data: dict[str, Any] = {"brand": self.brand, "purchaseIntentId": self.reference}
+        data: dict[str, Any] = {"brand": self.brand, self.reference_field: self.reference}
         if status.endswith("OTP_REQUIRED"):
             data["methods"] = [dict(m) for m in OTP_METHODS]
         elif status.endswith("OTP_PENDING"):
