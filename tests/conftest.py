@@ -12,7 +12,7 @@ import pytest
 from sandbox.app import create_app
 from sandbox.config import Settings
 
-pytest_plugins = ["tests.bt"]
+pytest_plugins = ["tests.bt", "tests.cm"]
 
 KEY = "din_test_alice"
 OTHER_KEY = "din_test_bob"
