@@ -242,12 +242,13 @@ class CrossmintService:
     # -- helpers -----------------------------------------------------------------------
 
     def _refresh(self, project: str, user: str, intent: OrderIntent) -> None:
-        """Read-time transitions: a newly enrolled card, then expiry, each stamped when it happened."""
-        if intent.phase == "requires-payment-method":
+        """Read-time transitions, stamped when they happened: expiry first (an expired intent
+        no longer moves on), otherwise a card enrolled since the last read."""
+        expired = intent.expires_ts is not None and self.rt.clock.timestamp() >= intent.expires_ts
+        if expired and intent.phase in machine.TRANSITIONS[Action.EXPIRE].sources:
+            self._move(project, intent, Action.EXPIRE, datetime.fromtimestamp(intent.expires_ts, timezone.utc))
+        elif intent.phase == "requires-payment-method":
             self._advance_payment_method(project, user, intent)
-        if intent.expires_ts is not None and intent.phase in machine.TRANSITIONS[Action.EXPIRE].sources:
-            if self.rt.clock.timestamp() >= intent.expires_ts:
-                self._move(project, intent, Action.EXPIRE, datetime.fromtimestamp(intent.expires_ts, timezone.utc))
 
     def _advance_payment_method(self, project: str, user: str, intent: OrderIntent) -> None:
         method = self.rt.store.get(Space(PROVIDER, project), _kind("payment_method", user), intent.payment_method_id)
