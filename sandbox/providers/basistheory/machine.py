@@ -7,10 +7,11 @@ payment method was deleted).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.machine import Machine, Transition
+from sandbox.core.machine import transition as _t
 from sandbox.providers.basistheory.models import PurchaseIntent
 
 
@@ -22,35 +23,26 @@ class Action(StrEnum):
     INVALIDATE = "invalidate"
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    sources: frozenset[str]
-    target: str
-    event: str
-
-
-LIVE = frozenset({"verify", "pending", "active"})
 TRANSITIONS: dict[Action, Transition] = {
-    Action.VERIFIED: Transition(frozenset({"verify"}), "active", "purchase_intent.verified"),
-    Action.VERIFICATION_FAILED: Transition(frozenset({"verify"}), "unavailable", "purchase_intent.verification_failed"),
-    Action.READY: Transition(frozenset({"pending"}), "active", "purchase_intent.activated"),
-    Action.EXPIRE: Transition(LIVE, "expired", "purchase_intent.expired"),
-    Action.INVALIDATE: Transition(LIVE, "unavailable", "purchase_intent.invalidated"),
+    Action.VERIFIED: _t("verify", "active", "purchase_intent.verified", "verify"),
+    Action.VERIFICATION_FAILED: _t("verify", "unavailable", "purchase_intent.verification_failed", "fail verification of"),
+    Action.READY: _t("pending", "active", "purchase_intent.activated", "activate"),
+    Action.EXPIRE: _t("verify pending active", "expired", "purchase_intent.expired", "expire"),
+    Action.INVALIDATE: _t("verify pending active", "unavailable", "purchase_intent.invalidated", "invalidate"),
 }
+LIVE = TRANSITIONS[Action.EXPIRE].sources  # the statuses time and deletions still act on
 CREATED_EVENT = "purchase_intent.created"
 
 
-def apply(intent: PurchaseIntent, action: Action) -> str:
-    """Move the intent; returns the event type to record."""
-    transition = TRANSITIONS[action]
-    if intent.status not in transition.sources:
-        raise SandboxError(
-            ErrorKind.INVALID_STATE,
-            f"Purchase intent {intent.id} is {intent.status}; cannot {action.value.replace('_', ' ')}",
-            details={"status": intent.status},
-        )
-    intent.status = transition.target
-    return transition.event
+def _refuse(intent: PurchaseIntent, move: Transition) -> SandboxError:
+    return SandboxError(
+        ErrorKind.INVALID_STATE, f"Cannot {move.verb} purchase intent {intent.id}: it is {intent.status}",
+        details={"status": intent.status},
+    )
+
+
+MACHINE = Machine(TRANSITIONS, state="status", refuse=_refuse)
+apply = MACHINE.apply
 
 
 def due(intent: PurchaseIntent, now: float) -> list[tuple[Action, float]]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.machine import Machine, Transition
+from sandbox.core.machine import transition as _t
 
 
 class Action(StrEnum):
@@ -14,17 +15,6 @@ class Action(StrEnum):
     VERIFIED = "verified"
     REVOKE = "revoke"
     EXPIRE = "expire"
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    sources: frozenset[str]
-    target: str
-    event: str
-
-
-def _t(sources: str, target: str, event: str) -> Transition:
-    return Transition(frozenset(sources.split()), target, event)
 
 
 PHASES = ("requires-payment-method", "requires-verification", "active", "expired", "revoked")
@@ -53,16 +43,10 @@ def wrong_phase(intent_id: str, phase: str, wanted: str) -> SandboxError:
     )
 
 
-def check(intent, action: Action) -> Transition:
-    transition = TRANSITIONS[action]
-    if intent.phase not in transition.sources:
-        wanted = " or ".join(f"'{p}'" for p in PHASES if p in transition.sources)
-        raise wrong_phase(intent.id, intent.phase, wanted)
-    return transition
+def _refuse(intent, move: Transition) -> SandboxError:
+    return wrong_phase(intent.id, intent.phase, " or ".join(f"'{p}'" for p in PHASES if p in move.sources))
 
 
-def apply(intent, action: Action) -> str:
-    """Move the intent; returns the event type to record."""
-    transition = check(intent, action)
-    intent.phase = transition.target
-    return transition.event
+MACHINE = Machine(TRANSITIONS, state="phase", refuse=_refuse)
+check = MACHINE.check
+apply = MACHINE.apply

@@ -245,7 +245,7 @@ class CrossmintService:
         """Read-time transitions, stamped when they happened: expiry first (an expired intent
         no longer moves on), otherwise a card enrolled since the last read."""
         expired = intent.expires_ts is not None and self.rt.clock.timestamp() >= intent.expires_ts
-        if expired and intent.phase in machine.TRANSITIONS[Action.EXPIRE].sources:
+        if expired and machine.MACHINE.can(intent, Action.EXPIRE):
             self._move(project, intent, Action.EXPIRE, datetime.fromtimestamp(intent.expires_ts, timezone.utc))
         elif intent.phase == "requires-payment-method":
             self._advance_payment_method(project, user, intent)

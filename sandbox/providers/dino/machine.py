@@ -6,10 +6,11 @@ event it records (Dino fires no event for `payment_credential_issued`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.machine import Machine, Transition
+from sandbox.core.machine import transition as _t
 from sandbox.providers.dino.models import PurchaseIntent
 
 
@@ -25,18 +26,6 @@ class Action(StrEnum):
     FAIL = "fail"
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    sources: frozenset[str]
-    target: str
-    event: str | None
-    verb: str  # for the wrong-state message: "cannot <verb> a purchase intent in status …"
-
-
-def _t(sources: str, target: str, event: str | None, verb: str) -> Transition:
-    return Transition(frozenset(sources.split()), target, event, verb)
-
-
 TRANSITIONS: dict[Action, Transition] = {
     Action.APPROVE: _t("intent_created", "approved", "purchase_intent.authorized", "authorize"),
     Action.DECLINE: _t("intent_created", "declined", "purchase_intent.declined", "authorize"),
@@ -50,26 +39,25 @@ TRANSITIONS: dict[Action, Transition] = {
 }
 
 CREATED_EVENT = "purchase_intent.created"
-TERMINAL = frozenset({"declined", "completed", "failed"})
 
 
-def check(intent: PurchaseIntent, action: Action) -> Transition:
-    """The transition for `action`, or a 409 naming the current and the allowed statuses."""
-    transition = TRANSITIONS[action]
-    if intent.status not in transition.sources:
-        allowed = sorted(transition.sources)
-        raise SandboxError(
-            ErrorKind.INVALID_STATE,
-            f"Cannot {transition.verb} purchase intent {intent.id} in status '{intent.status}'; "
-            f"it must be {' or '.join(repr(s) for s in allowed)}",
-            details={"reason": "invalid_state", "status": intent.status, "allowed_statuses": allowed},
-        )
-    return transition
+def _refuse(intent: PurchaseIntent, move: Transition) -> SandboxError:
+    """A 409 naming the current and the allowed statuses."""
+    allowed = sorted(move.sources)
+    return SandboxError(
+        ErrorKind.INVALID_STATE,
+        f"Cannot {move.verb} purchase intent {intent.id} in status '{intent.status}'; "
+        f"it must be {' or '.join(repr(s) for s in allowed)}",
+        details={"reason": "invalid_state", "status": intent.status, "allowed_statuses": allowed},
+    )
+
+
+MACHINE = Machine(TRANSITIONS, state="status", refuse=_refuse)
+check = MACHINE.check
 
 
 def apply(intent: PurchaseIntent, action: Action, now: str) -> str | None:
-    """Move the intent; returns the event type to record, if any."""
-    transition = check(intent, action)
-    intent.status = transition.target
+    """Move the intent and stamp its `updated_at`; returns the event type to record, if any."""
+    event = MACHINE.apply(intent, action)
     intent.touch(now)
-    return transition.event
+    return event
