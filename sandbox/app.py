@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 
 from sandbox import control
-from sandbox.config import Settings
+from sandbox.config import ConfigError, Settings
+from sandbox.core.clock import iso
 from sandbox.core.http import ErrorRouter, cors
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.providers import Provider
@@ -18,6 +22,24 @@ def providers() -> list[Provider]:
     return [Dino(), Crossmint(), BasisTheoryAi()]
 
 
+async def _deliver_webhooks(app: web.Application):
+    """Runs the outbox for the app's lifetime (aiohttp's cleanup context)."""
+    task = asyncio.get_running_loop().create_task(app[RUNTIME].outbox.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _register_endpoints(runtime: Runtime) -> None:
+    """`--webhook provider=url` endpoints, so CI can wire webhooks without a call."""
+    for spec in runtime.settings.webhooks:
+        provider, _, url = spec.partition("=")
+        if provider not in runtime.provider_names:
+            raise ConfigError(f"--webhook {spec}: unknown provider {provider!r}; one of {', '.join(runtime.provider_names)}")
+        runtime.endpoints.add(provider, url, iso(runtime.clock.now()))
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = Runtime.build(settings)
@@ -26,8 +48,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[RUNTIME] = runtime
     for provider in providers():
         runtime.provider_names.append(provider.name)
+        runtime.outbox.schemes[provider.name] = provider.webhook_scheme
         errors.add(provider.prefixes, provider.style)
         app.add_routes(provider.routes(runtime))
     errors.add(control.PREFIXES, control.style)
     app.add_routes(control.routes(runtime))
+    _register_endpoints(runtime)
+    app.cleanup_ctx.append(_deliver_webhooks)
     return app

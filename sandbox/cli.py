@@ -27,6 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--clock", default=None, help="freeze the clock at an ISO-8601 instant (SANDBOX_CLOCK)")
     serve.add_argument("--public-url", default=None, help="base URL for links handed out (SANDBOX_PUBLIC_URL)")
     serve.add_argument("--log-level", default=None, help="debug, info, warning, error (SANDBOX_LOG_LEVEL)")
+    serve.add_argument(
+        "--webhook", action="append", dest="webhooks", default=None, metavar="PROVIDER=URL",
+        help="send PROVIDER's events to URL; repeatable (SANDBOX_WEBHOOKS, comma-separated)",
+    )
+    serve.add_argument(
+        "--webhook-retry-schedule", default=None, metavar="S,S,…",
+        help="seconds between delivery attempts (default Svix's 5,300,1800,7200,18000,36000,36000)",
+    )
+    serve.add_argument("--webhook-timeout", dest="webhook_timeout_seconds", type=float, default=None, help="seconds per attempt (10)")
     serve.add_argument("--bt-jwks", default=None, help="JWKS file or URL: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWKS)")
     serve.add_argument(
         "--bt-jwt-public-key", default=None, help="PEM public key file: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWT_PUBLIC_KEY)"
@@ -72,6 +81,7 @@ async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
     from sandbox.app import create_app
+    from sandbox.core.runtime import RUNTIME
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -86,6 +96,8 @@ async def _serve(settings: Settings) -> None:
         host = f"[{host}]" if ":" in host else host
         # Printed only once the socket listens, so scripts can wait for this line.
         print(f"sandbox {__version__} listening on http://{host}:{port} (seed {settings.effective_seed})", flush=True)
+        for endpoint in runner.app[RUNTIME].endpoints.all():
+            print(f"webhook {endpoint.id}: {endpoint.provider} -> {endpoint.url} (secret {endpoint.secret})", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()

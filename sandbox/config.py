@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandbox.core.clock import parse_instant
 
@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_events: int = Field(10_000, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    webhooks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="provider=url endpoints registered at start (comma-separated in SANDBOX_WEBHOOKS)"
+    )
+    webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0), description="seconds between attempts (Svix's by default)"
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=300)
     dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
     bt_jwks: str | None = Field(None, description="JWKS file or URL: verify Basis Theory AI JWT signatures strictly")
     bt_jwt_public_key: str | None = Field(None, description="PEM public key file: verify Basis Theory AI JWTs strictly")
@@ -37,6 +44,32 @@ class Settings(BaseSettings):
     @classmethod
     def _instant(cls, value: object) -> object:
         return parse_instant(value) if isinstance(value, str) else value
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _endpoints(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _provider_equals_url(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            provider, sep, url = spec.partition("=")
+            if not sep or not provider or not url.startswith(("http://", "https://")):
+                raise ValueError(f"{spec!r} is not provider=http(s)://url")
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _schedule(cls, value: object) -> object:
+        return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("delays must be >= 0")
+        return value
 
     @cached_property
     def effective_seed(self) -> int:

@@ -79,7 +79,7 @@ class Api:
 
     async def control(self, method: str, path: str, json: Any = None):
         async with self.client.request(method, path, json=json) as resp:
-            return resp.status, await resp.json()
+            return resp.status, (await resp.json() if resp.status != 204 else None)
 
     async def events(self, **query: str) -> list[dict[str, Any]]:
         status, body = await self.control("GET", "/_sandbox/events?" + "&".join(f"{k}={v}" for k, v in query.items()))

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sandbox.core.clock import parse_instant
+from sandbox.core.fields import Url
 
 
 class Body(BaseModel):
@@ -50,3 +51,42 @@ class Execute(Body):
     merchant: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     amount_cents: Annotated[int, Field(strict=True, gt=0)] | None = None
     failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+Secret = Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")]
+
+
+class EndpointBody(Body):
+    provider: str
+    url: Url
+    tenant: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    events: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)] | None = None
+    secret: Secret | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class EndpointPatch(Body):
+    url: Url | None = None
+    tenant: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    events: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)] | None = None
+    enabled: bool | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class Rotate(Body):
+    secret: Secret | None = None
+    overlap_seconds: Annotated[float, Field(ge=0, le=7 * 86400)] = 24 * 3600
+
+
+class DeliveryQuery(BaseModel):
+    endpoint_id: str | None = None
+    event_type: str | None = None
+    object_id: str | None = None
+    status: Literal["pending", "delivered", "failed"] | None = None
+    provider: str | None = None
+    tenant: str | None = None
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
+class Flush(BaseModel):
+    timeout: Annotated[float, Field(gt=0, le=120)] = 10.0

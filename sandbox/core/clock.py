@@ -7,6 +7,7 @@ instead of sleeping.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 
@@ -24,11 +25,24 @@ def iso(moment: datetime, *, millis: bool = True) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
+def iso_timestamp(timestamp: float, *, millis: bool = True) -> str:
+    return iso(datetime.fromtimestamp(timestamp, timezone.utc), millis=millis)
+
+
 class Clock:
     def __init__(self, frozen_at: datetime | None = None, *, source=time.time) -> None:
         self._source = source
         self._offset = 0.0
         self._frozen: float | None = frozen_at.timestamp() if frozen_at else None
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Called after every change of time (advance, set, freeze), e.g. to run due retries."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def frozen(self) -> bool:
@@ -49,15 +63,18 @@ class Clock:
             self._frozen += seconds
         else:
             self._offset += seconds
+        self._changed()
 
     def freeze(self, at: datetime | None = None) -> None:
         self._frozen = at.timestamp() if at else self.timestamp()
+        self._changed()
 
     def unfreeze(self) -> None:
         """Let time run again from the current sandbox instant."""
         if self._frozen is not None:
             self._offset = self._frozen - self._source()
             self._frozen = None
+            self._changed()
 
     def describe(self) -> dict:
         offset = None if self.frozen else round(self._offset, 3) + 0.0  # meaningless while frozen

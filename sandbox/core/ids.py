@@ -49,9 +49,14 @@ class IdFactory:
         return "".join(stream.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(count))
 
     def forget(self, tenant: str | None = None) -> None:
-        """Restart the streams (all, or one tenant's) after a reset."""
+        """Restart the streams (all, or one tenant's) after a reset.
+
+        System streams (tenant starting with `_`, e.g. webhook endpoints) are kept: the objects
+        they name survive resets, and a restarted stream would repeat their ids.
+        """
         if tenant is None:
-            self._streams.clear()
+            for key in [k for k in self._streams if not k[0].startswith("_")]:
+                del self._streams[key]
         else:
             for key in [k for k in self._streams if k[0] == tenant]:
                 del self._streams[key]

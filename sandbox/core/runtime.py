@@ -12,6 +12,10 @@ from sandbox.core.events import EventLog
 from sandbox.core.idempotency import IdempotencyStore
 from sandbox.core.ids import IdFactory
 from sandbox.core.store import MemoryStore, Store
+from sandbox.core.webhooks.endpoints import EndpointRegistry
+from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
+
+SYSTEM = "_webhooks"  # the id streams of endpoints and deliveries, which resets keep
 
 
 @dataclass(slots=True)
@@ -22,24 +26,30 @@ class Runtime:
     store: Store
     idempotency: IdempotencyStore
     events: EventLog
+    endpoints: EndpointRegistry
+    outbox: Outbox
     provider_names: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         clock = Clock(settings.clock)
-        return cls(
-            settings=settings,
-            clock=clock,
-            ids=IdFactory(settings.effective_seed),
-            store=MemoryStore(),
-            idempotency=IdempotencyStore(clock),
-            events=EventLog(settings.max_events),
+        ids = IdFactory(settings.effective_seed)
+        endpoints = EndpointRegistry(
+            make_id=lambda: ids.ulid("ep", SYSTEM), random_bytes=lambda: bytes.fromhex(ids.token(SYSTEM, "secret", 24))
         )
+        outbox = Outbox(
+            clock, endpoints, {}, make_id=lambda: ids.ulid("dlv", SYSTEM),
+            settings=OutboxSettings(schedule=settings.webhook_retry_schedule, timeout_seconds=settings.webhook_timeout_seconds),
+        )
+        events = EventLog(settings.max_events)
+        events.subscribe(outbox.publish)
+        return cls(settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox)
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
         """Forget objects, events, idempotency keys and id streams, for everything or a part."""
         self.store.reset(provider, tenant)
         self.events.clear(provider, tenant)
+        self.outbox.clear(provider, tenant)  # endpoints are configuration and stay
         self.idempotency.clear(provider, tenant)
         if tenant is None and provider is None:
             self.ids.forget()

@@ -14,5 +14,6 @@ class Provider(Protocol):
     name: str
     prefixes: tuple[str, ...]  # paths this provider owns, so even unknown routes get its error shape
     style: ErrorStyle
+    webhook_scheme: str  # how its webhooks are signed: dino | svix | standard
 
     def routes(self, runtime: Runtime) -> list[web.RouteDef]: ...

@@ -14,6 +14,7 @@ from sandbox.providers.basistheory.service import BasisTheoryAiService
 
 class BasisTheoryAi:
     name = "basistheory"
+    webhook_scheme = "standard"  # see sandbox.core.webhooks.signing
     prefixes = ("/projects/",)
     style = BT_AI_ERRORS
 

@@ -18,6 +18,7 @@ from sandbox.providers.crossmint.service import CrossmintService
 
 class Crossmint:
     name = "crossmint"
+    webhook_scheme = "svix"  # see sandbox.core.webhooks.signing
     prefixes = ("/api/",)
     style = CROSSMINT_ERRORS
 

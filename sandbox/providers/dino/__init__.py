@@ -14,6 +14,7 @@ from sandbox.providers.dino.service import DinoService
 
 class Dino:
     name = "dino"
+    webhook_scheme = "dino"  # see sandbox.core.webhooks.signing
     prefixes = ("/v1/", "/v1")
     style = DINO_ERRORS
 

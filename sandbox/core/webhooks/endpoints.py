@@ -1,0 +1,83 @@
+"""Webhook endpoints: where each provider's events go, and the secrets that sign them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from sandbox.core.clock import iso_timestamp
+from sandbox.core.events import Event
+from sandbox.core.webhooks.signing import new_secret
+
+# Stripe and Svix keep the previous secret signing for 24 hours after a rotation.
+DEFAULT_OVERLAP_SECONDS = 24 * 3600
+
+
+@dataclass(slots=True)
+class Endpoint:
+    id: str
+    provider: str
+    url: str
+    secret: str
+    created_at: str
+    tenant: str | None = None
+    events: list[str] | None = None  # patterns such as "purchase_intent.*"; None: every event
+    description: str | None = None
+    enabled: bool = True
+    disabled_reason: str | None = None
+    previous_secrets: list[tuple[str, float]] = field(default_factory=list)  # (secret, valid until)
+
+    def wants(self, event: Event) -> bool:
+        return (
+            self.enabled
+            and event.provider == self.provider
+            and (self.tenant is None or self.tenant == event.tenant)
+            and (self.events is None or any(fnmatchcase(event.type, pattern) for pattern in self.events))
+        )
+
+    def signing_secrets(self, now: float) -> list[str]:
+        """The current secret first, then those still inside their rotation overlap."""
+        self.previous_secrets = [(s, until) for s, until in self.previous_secrets if until > now]
+        return [self.secret, *(s for s, _ in self.previous_secrets)]
+
+    def to_wire(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.id, "provider": self.provider, "url": self.url, "tenant": self.tenant, "events": self.events,
+            "description": self.description, "enabled": self.enabled, "disabled_reason": self.disabled_reason,
+            "secret": self.secret,
+            "previous_secrets": [{"secret": s, "expires_at": iso_timestamp(until)} for s, until in self.previous_secrets if until > now],
+            "created_at": self.created_at,
+        }
+
+
+class EndpointRegistry:
+    def __init__(self, make_id: Callable[[], str], random_bytes: Callable[[], bytes]) -> None:
+        self._make_id = make_id
+        self._random_bytes = random_bytes
+        self._endpoints: dict[str, Endpoint] = {}
+
+    def add(self, provider: str, url: str, created_at: str, *, secret: str | None = None, **options: Any) -> Endpoint:
+        endpoint = Endpoint(self._make_id(), provider, url, secret or new_secret(self._random_bytes()), created_at, **options)
+        self._endpoints[endpoint.id] = endpoint
+        return endpoint
+
+    def get(self, endpoint_id: str) -> Endpoint | None:
+        return self._endpoints.get(endpoint_id)
+
+    def all(self) -> list[Endpoint]:
+        return list(self._endpoints.values())
+
+    def remove(self, endpoint_id: str) -> bool:
+        return self._endpoints.pop(endpoint_id, None) is not None
+
+    def rotate(self, endpoint: Endpoint, now: float, overlap_seconds: float, secret: str | None = None) -> None:
+        endpoint.previous_secrets.append((endpoint.secret, now + overlap_seconds))
+        endpoint.secret = secret or new_secret(self._random_bytes())
+
+    def matching(self, event: Event) -> list[Endpoint]:
+        return [endpoint for endpoint in self._endpoints.values() if endpoint.wants(event)]
+
+    def clear(self) -> None:
+        self._endpoints.clear()
