@@ -12,6 +12,7 @@ from aiohttp import web
 from svix.webhooks import Webhook as SvixWebhook
 
 from tests.bt import Bt
+from sandbox.core.runtime import RUNTIME
 from tests.cm import Cm
 
 
@@ -340,3 +341,16 @@ async def test_reset_keeps_endpoints_and_clears_the_log(sandbox, receiver):
     await sandbox.create()
     await flush(sandbox)
     assert len(receiver.requests) == 2
+
+
+async def test_the_outbox_is_bounded(sandbox, receiver):
+    sandbox.client.app[RUNTIME].outbox.settings.max_pending = 2
+    receiver.script = [500] * 10
+    await register(sandbox, "dino", receiver.url, events=["purchase_intent.created"])
+    for _ in range(3):
+        await sandbox.create()
+    await flush(sandbox)
+    states = sorted(d["status"] for d in await deliveries(sandbox))
+    assert states == ["failed", "pending", "pending"]
+    (dropped,) = await deliveries(sandbox, status="failed")
+    assert dropped["attempts"][0]["error"].startswith("outbox full")

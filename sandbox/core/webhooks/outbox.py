@@ -81,6 +81,7 @@ class OutboxSettings:
     timeout_seconds: float = 10.0
     concurrency: int = 16
     max_deliveries: int = 10_000  # finished deliveries beyond this are forgotten, oldest first
+    max_pending: int = 10_000  # beyond this, new deliveries fail at once: a dead receiver must not eat memory
 
 
 class Outbox:
@@ -95,6 +96,7 @@ class Outbox:
         self._due: list[tuple[float, int, str]] = []
         self._seq = 0
         self._inflight: set[str] = set()
+        self._pending = 0
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -111,6 +113,12 @@ class Outbox:
         for endpoint in endpoints:
             delivery = Delivery(self._make_id(), endpoint.id, event, body, iso(self._clock.now()))
             self._remember(delivery)
+            if self._pending >= self.settings.max_pending:
+                error = f"outbox full: {self._pending} deliveries already pending"
+                delivery.attempts.append(Attempt(0, delivery.created_at, None, 0.0, error=error))
+                delivery.status = "failed"
+                continue
+            self._pending += 1
             chain = self._chains.setdefault(delivery.chain, deque())
             chain.append(delivery)
             if len(chain) == 1:
@@ -121,6 +129,8 @@ class Outbox:
         """Attempt again now, whatever happened before (the same event id, the next attempt number)."""
         delivery = self._deliveries.get(delivery_id)
         if delivery is not None:
+            if delivery.status != "pending":
+                self._pending += 1
             delivery.status = "pending"
             self._schedule(delivery, self._clock.timestamp())
             self._wake.set()
@@ -136,6 +146,8 @@ class Outbox:
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
         for delivery in [d for d in self._deliveries.values() if provider in (None, d.event.provider) and tenant in (None, d.event.tenant)]:
             del self._deliveries[delivery.id]
+            if delivery.status == "pending":
+                self._pending -= 1
             delivery.status = "failed"  # stops any scheduled retry
             chain = self._chains.get(delivery.chain)
             if chain and delivery in chain:
@@ -247,6 +259,8 @@ class Outbox:
             self._finish(delivery, "failed")
 
     def _finish(self, delivery: Delivery, status: str) -> None:
+        if delivery.status == "pending":
+            self._pending -= 1
         delivery.status = status
         chain = self._chains.get(delivery.chain)
         if chain and chain[0] is delivery:
