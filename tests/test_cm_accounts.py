@@ -206,3 +206,9 @@ async def test_full_flow_is_deterministic(make_api):
         intent = await cm.active_intent()
         results.append((intent, (await cm.credentials(intent["orderIntentId"]))[1]))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic abc"])
+async def test_a_malformed_authorization_header_is_401(cm, header):
+    status, body, _ = await cm.request("GET", "/agents", headers={"Authorization": header})
+    assert (status, body["code"]) == (401, "ERROR_JWT_INVALID")

@@ -220,3 +220,23 @@ async def test_a_dated_version_segment_serves_the_same_routes(cm):
     assert (await dated.read(intent["orderIntentId"]))["orderIntentId"] == intent["orderIntentId"]
     status, body, _ = await cm.as_(version="v2").request("GET", "/order-intents")
     assert status == 404 and body["statusCode"] == 404
+
+
+async def test_moving_on_is_stamped_when_the_enrollment_completed(cm):
+    method = await cm.payment_method()
+    await cm.ok("POST", f"/payment-methods/{method}/agentic-enrollment", {}, 201)  # completes by itself after 60 s
+    intent = await cm.intent(method=method)
+    await cm.control("/_sandbox/clock/advance", {"seconds": 300})
+    assert (await cm.read(intent["orderIntentId"]))["phase"] == "requires-verification"
+    async with cm.client.get(f"/_sandbox/events?object_id={intent['orderIntentId']}") as resp:
+        stamps = [(e["type"], e["occurred_at"]) for e in (await resp.json())["data"]]
+    assert stamps == [("order-intents.created", "2026-01-01T00:00:00.000Z"),
+                      ("order-intents.verification-required", "2026-01-01T00:01:00.000Z")]
+
+
+async def test_after_a_failed_verification_only_start_is_expected(cm):
+    intent = await cm.intent(method=await cm.enrolled("4330251207506660"))
+    instruction = intent["verificationConfig"]["instructionId"]
+    await verify(cm, instruction, "START")
+    status, body = await verify(cm, instruction, "AUTHENTICATE_PASSKEY")
+    assert status == 409 and body["error"]["details"]["expectedActions"] == ["START"]

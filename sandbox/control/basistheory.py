@@ -17,7 +17,7 @@ async def passkey(request: web.Request) -> web.Response:
     identifier = request.query.get("identifier", "")
     body = (
         "<p>The sandbox plays the cardholder's passkey step: send "
-        "<code>{\"action\": \"AUTHENTICATE_PASSKEY\"}</code> to the purchase intent's verify endpoint "
+        "<code>{\"action\": \"AUTHENTICATE_PASSKEY\"}</code> to the verify endpoint of what is being verified "
         f"to finish verification{' of ' + escape(identifier) if identifier else ''}.</p>"
     )
     return render_page("Passkey (sandbox)", body, note="Basis Theory sandbox: stands in for the card network's passkey page.")

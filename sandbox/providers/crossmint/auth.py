@@ -38,10 +38,12 @@ def authenticate(request: web.Request) -> str:
 
 
 def _user(request: web.Request) -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if not token:
+    header = request.headers.get("Authorization")
+    if header is None:
         return DEFAULT_USER
-    if scheme.lower() != "bearer":
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise _unauthorized("Authorization must be `Bearer <JWT>`", "ERROR_JWT_INVALID")
     try:
         claims = jwt.decode(token.strip(), options={"verify_signature": False, "verify_exp": True})

@@ -71,7 +71,7 @@ class CardBody(Body):
     def _number(cls, value: str) -> str:
         problem = number_problem(value)
         if problem:
-            raise ValueError(f"card number {problem}")
+            raise ValueError(problem)
         return value
 
 
@@ -221,7 +221,8 @@ class Enrollment:
     status: str  # pending | active | failed
     email: str | None
     public_api_key: str
-    ready_ts: float | None = None
+    ready_ts: float | None = None  # a pending enrollment completes by itself at this time
+    settled_ts: float | None = None  # when it became active or failed
     attempts: int = 1
 
     def to_wire(self) -> dict[str, Any]:
@@ -268,6 +269,7 @@ class OrderIntent:
     mandates: list[dict[str, Any]]
     phase: str
     created_at: str
+    created_ts: float
     expires_at: str | None
     expires_ts: float | None
     public_api_key: str

@@ -163,6 +163,7 @@ class CrossmintService:
             mandates=list(body.mandates),
             phase="requires-payment-method",
             created_at=iso(now),
+            created_ts=now.timestamp(),
             expires_at=body.expiresAt,
             expires_ts=expires_ts,
             public_api_key=self._public_key(project),
@@ -225,7 +226,12 @@ class CrossmintService:
         intent = self.intent(project, user, intent_id)
         if intent.phase != "requires-verification" or intent.session is None:
             raise machine.wrong_phase(intent.id, intent.phase, "'requires-verification'")
-        if intent.session.step == "failed" and action == "START":  # a failed ceremony may be tried again
+        if intent.session.step == "failed":  # a failed ceremony may be tried again, from START
+            if action != "START":
+                raise SandboxError(
+                    ErrorKind.INVALID_STATE, f"Verification failed; start again with START, not {action}",
+                    details={"expectedActions": ["START"]},
+                )
             intent.session = _session(intent.session.flow, intent.session.label, intent.id)
         try:
             answer = intent.session.advance(action, payload, links_base)
@@ -255,11 +261,13 @@ class CrossmintService:
         enrollment = self._refresh_enrollment(project, method) if method else None
         if enrollment is None or enrollment.status != "active":
             return
+        # The intent moved on when its card became usable: now, or when the enrollment completed.
+        at = datetime.fromtimestamp(max(enrollment.settled_ts or 0.0, intent.created_ts), timezone.utc)
         if method.profile.verification is None:
-            self._move(project, intent, Action.READY_WITHOUT_CEREMONY)
+            self._move(project, intent, Action.READY_WITHOUT_CEREMONY, at)
         else:
             intent.session = _session(method.profile.verification, method.profile.label, intent.id)
-            self._move(project, intent, Action.PAYMENT_METHOD_READY)
+            self._move(project, intent, Action.PAYMENT_METHOD_READY, at)
 
     def _refresh_enrollment(self, project: str, method: PaymentMethod) -> Enrollment | None:
         enrollment = method.enrollment
@@ -270,6 +278,7 @@ class CrossmintService:
     def _settle_enrollment(self, project: str, method: PaymentMethod, outcome: str, at: datetime | None = None) -> None:
         method.enrollment.status = outcome
         method.enrollment.ready_ts = None
+        method.enrollment.settled_ts = (at or self.rt.clock.now()).timestamp()
         self._emit(project, machine.ENROLLMENT_EVENTS[outcome], method.id, self._enrollment_payload(method), at)
 
     @staticmethod
