@@ -40,11 +40,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--bt-jwt-public-key", default=None, help="PEM public key file: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWT_PUBLIC_KEY)"
     )
+    listen = commands.add_parser("listen", help="print the webhooks the sandbox sends (a local receiver)")
+    listen.add_argument("--host", default="127.0.0.1")
+    listen.add_argument("--port", type=int, default=9000)
+    listen.add_argument("--secret", default=None, help="the endpoint's whsec_… secret: check every signature")
+    listen.add_argument("--status", type=int, default=200, help="the status to answer (e.g. 500 to watch retries)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "listen":
+        from sandbox.listen import listen
+
+        return listen(args.host, args.port, args.secret, args.status)
     overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = Settings(**overrides)
