@@ -7,10 +7,13 @@ from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, HttpUrl, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandbox.core.clock import parse_instant
+
+
+_URL = TypeAdapter(HttpUrl)
 
 
 class ConfigError(Exception):
@@ -55,7 +58,11 @@ class Settings(BaseSettings):
     def _provider_equals_url(cls, value: list[str]) -> list[str]:
         for spec in value:
             provider, sep, url = spec.partition("=")
-            if not sep or not provider or not url.startswith(("http://", "https://")):
+            try:
+                valid = bool(sep and provider) and _URL.validate_python(url) is not None
+            except ValueError:
+                valid = False
+            if not valid:
                 raise ValueError(f"{spec!r} is not provider=http(s)://url")
         return value
 

@@ -353,4 +353,46 @@ async def test_the_outbox_is_bounded(sandbox, receiver):
     states = sorted(d["status"] for d in await deliveries(sandbox))
     assert states == ["failed", "pending", "pending"]
     (dropped,) = await deliveries(sandbox, status="failed")
-    assert dropped["attempts"][0]["error"].startswith("outbox full")
+    assert dropped["attempts"] == [] and dropped["note"].startswith("not sent: the outbox was full")
+
+
+async def test_resending_a_queued_delivery_does_not_stall_the_object(sandbox, receiver):
+    receiver.script = [500]
+    await register(sandbox, "dino", receiver.url)
+    intent = await sandbox.create()
+    await sandbox.authorize(intent["id"])
+    await flush(sandbox)
+    queued = (await deliveries(sandbox, event_type="purchase_intent.authorized"))[0]
+    assert queued["status"] == "pending" and queued["attempts"] == []
+    await sandbox.control("POST", f"/_sandbox/webhook-deliveries/{queued['id']}/resend")
+    await flush(sandbox)
+    await sandbox.control("POST", "/_sandbox/clock/advance", {"seconds": 0.1})
+    await flush(sandbox)
+    await sandbox.issue(intent["id"])
+    status, _ = await sandbox.control("POST", f"/_sandbox/dino/purchase-intents/{intent['id']}/execute", {"outcome": "started"})
+    assert status == 200
+    await flush(sandbox)
+    states = {d["event_type"]: d["status"] for d in await deliveries(sandbox, object_id=intent["id"])}
+    assert states == {
+        "purchase_intent.created": "delivered", "purchase_intent.authorized": "delivered",
+        "purchase_intent.execution_started": "delivered",
+    }
+
+
+@pytest.mark.parametrize("patch", [{"url": None}, {"enabled": None}])
+async def test_patch_refuses_null_url_and_enabled(sandbox, patch):
+    endpoint = await register(sandbox, "dino", "http://x.test/h")
+    status, body = await sandbox.control("PATCH", f"/_sandbox/webhook-endpoints/{endpoint['id']}", patch)
+    assert status == 400 and body["error"]["details"]["field"] in patch
+
+
+async def test_unpadded_secrets_sign_like_svix_expects(sandbox, receiver):
+    secret = "whsec_" + "c2FuZGJveC11bnBhZGRlZC1zZWNyZXQtMTIzNA"  # base64 without its padding
+    await register(sandbox, "crossmint", receiver.url, secret=secret)
+    await Cm(sandbox.client).agent()
+    await Cm(sandbox.client).ok("POST", "/order-intents", {"agentId": await Cm(sandbox.client).agent(), "payment": {"paymentMethodId": "pm_x"}, "mandates": []}, 201)
+    await flush(sandbox)
+    headers, body = receiver.requests[-1]
+    SvixWebhook(secret).verify(body, headers)
+    status, resp = await sandbox.control("POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": "http://x.test", "secret": "whsec_" + "A" * 17})
+    assert status == 400 and resp["error"]["details"]["field"] == "secret"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from sandbox.core.clock import parse_instant
 from sandbox.core.fields import Url
+from sandbox.core.webhooks.signing import secret_key
 
 
 class Body(BaseModel):
@@ -53,7 +54,15 @@ class Execute(Body):
     failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
-Secret = Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$")]
+def _decodable(secret: str) -> str:
+    try:
+        secret_key(secret)
+    except ValueError:
+        raise ValueError("must be whsec_ followed by base64") from None
+    return secret
+
+
+Secret = Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/]{16,}={0,2}$"), AfterValidator(_decodable)]
 
 
 class EndpointBody(Body):
@@ -66,10 +75,11 @@ class EndpointBody(Body):
 
 
 class EndpointPatch(Body):
-    url: Url | None = None
+    # `url` and `enabled` cannot be null (left out: unchanged); null removes a filter below.
+    url: Url = None  # type: ignore[assignment]
     tenant: Annotated[str, Field(min_length=1, max_length=300)] | None = None
     events: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)] | None = None
-    enabled: bool | None = None
+    enabled: bool = None  # type: ignore[assignment]
     description: Annotated[str, Field(max_length=500)] | None = None
 
 

@@ -59,6 +59,7 @@ class Delivery:
     status: str = "pending"  # pending | delivered | failed
     attempts: list[Attempt] = field(default_factory=list)
     next_ts: float | None = None
+    note: str | None = None  # why it was never sent, e.g. a full outbox
 
     @property
     def chain(self) -> tuple[str, str]:
@@ -71,6 +72,7 @@ class Delivery:
             "status": self.status, "created_at": self.created_at,
             "next_attempt_at": iso_timestamp(self.next_ts) if self.status == "pending" and self.next_ts is not None else None,
             "attempts": [attempt.to_wire() for attempt in self.attempts],
+            "note": self.note,
             "payload": self.event.payload,
         }
 
@@ -114,9 +116,9 @@ class Outbox:
             delivery = Delivery(self._make_id(), endpoint.id, event, body, iso(self._clock.now()))
             self._remember(delivery)
             if self._pending >= self.settings.max_pending:
-                error = f"outbox full: {self._pending} deliveries already pending"
-                delivery.attempts.append(Attempt(0, delivery.created_at, None, 0.0, error=error))
+                delivery.note = f"not sent: the outbox was full ({self._pending} deliveries pending)"
                 delivery.status = "failed"
+                self._trim()
                 continue
             self._pending += 1
             chain = self._chains.setdefault(delivery.chain, deque())
@@ -263,12 +265,15 @@ class Outbox:
             self._pending -= 1
         delivery.status = status
         chain = self._chains.get(delivery.chain)
-        if chain and chain[0] is delivery:
-            chain.popleft()
-            if chain:
-                self._schedule(chain[0], self._clock.timestamp())
-            else:
+        if chain is not None and delivery in chain:
+            was_head = chain[0] is delivery
+            chain.remove(delivery)  # a resend may finish one that still waited behind others
+            while chain and chain[0].status != "pending":
+                chain.popleft()
+            if not chain:
                 del self._chains[delivery.chain]
+            elif was_head:
+                self._schedule(chain[0], self._clock.timestamp())
         self._trim()
 
     def _schedule(self, delivery: Delivery, ts: float) -> None:

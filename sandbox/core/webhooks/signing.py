@@ -45,7 +45,9 @@ def standard(secrets: Sequence[str], message_id: str, timestamp: int, body: byte
 
 
 def secret_key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix("whsec_"))
+    """The HMAC key of a `whsec_` secret; padding may be left out, as Svix allows."""
+    encoded = secret.removeprefix("whsec_")
+    return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
 
 
 def new_secret(random_bytes: bytes) -> str:
