@@ -45,11 +45,25 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=9000)
     listen.add_argument("--secret", default=None, help="the endpoint's whsec_… secret: check every signature")
     listen.add_argument("--status", type=int, default=200, help="the status to answer (e.g. 500 to watch retries)")
+    replay = commands.add_parser("replay", help="run scenario files and check their expectations")
+    replay.add_argument("files", nargs="+", metavar="FILE")
+    replay.add_argument("--against", default=None, metavar="URL", help="a running sandbox (default: start one in-process)")
+    replay.add_argument("--junit", default=None, metavar="PATH", help="also write a JUnit XML report")
+    scenarios = commands.add_parser("scenarios", help="work with scenario files")
+    scenario_commands = scenarios.add_subparsers(dest="scenario_command", required=True)
+    validate = scenario_commands.add_parser("validate", help="check scenario files; problems with file and line")
+    validate.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("replay", "scenarios"):
+        from sandbox.replay import replay_files, validate_files
+
+        if args.command == "replay":
+            return replay_files(args.files, args.against, args.junit)
+        return validate_files(args.files)
     if args.command == "listen":
         from sandbox.listen import listen
 

@@ -1,0 +1,1 @@
+"""YAML scenarios: scripted request sequences with expectations, replayed against a sandbox."""

@@ -1,0 +1,106 @@
+"""Load a scenario file: YAML (or JSON) into the models, errors with file, line and a hint."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sandbox.core.errors import FieldError, from_validation
+from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, typed_steps
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}"
+
+
+@dataclass(slots=True)
+class Loaded:
+    scenario: Scenario
+    steps: list[Step]
+
+
+class ScenarioError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+def load(path: str | Path) -> Loaded:
+    path = Path(path)
+    return parse(path.read_text(), str(path))
+
+
+def parse(text: str, name: str = "<scenario>") -> Loaded:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ScenarioError([Problem(name, mark.line + 1 if mark else None, "yaml", str(getattr(exc, "problem", exc)))]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(name, 1, "scenario", "must be a mapping with at least `name` and `steps`")])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([_problem(name, root, f, Scenario) for f in from_validation(exc).fields]) from None
+    steps, problems = typed_steps(scenario.steps)
+    if problems:
+        raise ScenarioError([_problem(name, root, f, Scenario) for f in problems])
+    return Loaded(scenario, steps)
+
+
+def _problem(name: str, root: Any, error: FieldError, model: type[BaseModel]) -> Problem:
+    path = error.field.split(".")
+    message = error.message
+    if error.type == "extra_forbidden":
+        allowed = _fields_at(path[:-1], model)
+        close = difflib.get_close_matches(path[-1], allowed, n=1)
+        message = f"unknown field; did you mean {close[0]!r}?" if close else f"unknown field; expected one of: {', '.join(allowed)}"
+    return Problem(name, _line(root, path), error.field, message)
+
+
+def _fields_at(path: list[str], model: type[BaseModel]) -> list[str]:
+    """The field names allowed at `path`; inside a step, those of its kind."""
+    if path[:1] == ["steps"]:
+        if len(path) <= 2:
+            return sorted({f for kind in STEP_KINDS.values() for f in kind.model_fields})
+        model, path = STEP_KINDS.get(path[2], STEP_KINDS["request"]), path[2:]
+        path = path[1:] if path and path[0] not in model.model_fields else path
+    for part in path:
+        field = model.model_fields.get(part)
+        nested = [t for t in (getattr(field.annotation, "__args__", None) or (field.annotation,)) if isinstance(t, type) and issubclass(t, BaseModel)] if field else []
+        if not nested:
+            break
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def _line(node: Any, path: list[str]) -> int | None:
+    """The 1-based line of the YAML node at `path` (the deepest one that exists)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == part), None)
+            if match is None:
+                key = next((k for k, _ in node.value if k.value == part), None)
+                return key.start_mark.line + 1 if key else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line

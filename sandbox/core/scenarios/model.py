@@ -1,0 +1,100 @@
+"""The scenario format (docs/scenarios.md): pydantic models behind the YAML loader."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sandbox.core.errors import FieldError, model_errors
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Request(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    path: Annotated[str, Field(pattern=r"^/")]
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+
+
+class Expect(Strict):
+    status: Annotated[int, Field(ge=100, le=599)] | None = None
+    body: Any = None  # a subset: every key given must match; lists match item by item
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class RequestStep(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    request: Request
+    expect: Expect | None = None
+
+
+class Advance(Strict):
+    seconds: Annotated[float, Field(gt=0)]
+
+
+class ClockStep(Strict):
+    name: str | None = None
+    advance_clock: Advance
+
+
+class WebhookExpectation(Strict):
+    provider: Literal["dino", "crossmint", "basistheory"]
+    type: Annotated[str, Field(min_length=1)]
+    object_id: str | None = None
+
+
+class WebhookStep(Strict):
+    name: str | None = None
+    expect_webhook: WebhookExpectation
+
+
+STEP_KINDS: dict[str, type[Strict]] = {"request": RequestStep, "advance_clock": ClockStep, "expect_webhook": WebhookStep}
+
+
+class Endpoint(Strict):
+    provider: Literal["dino", "crossmint", "basistheory"]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    secret: str | None = None
+
+
+class Scenario(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    description: str | None = None
+    seed: int | None = None
+    clock: str | None = None  # freezes the start time, e.g. "2026-01-01T00:00:00Z"
+    vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Any] = Field(default_factory=dict)  # ${vars.name}
+    webhooks: list[Endpoint] = Field(default_factory=list)
+    rules: list[Any] = Field(default_factory=list)
+    steps: list[dict[str, Any]] = Field(default_factory=list)  # typed one by one: see `typed_steps`
+
+    @field_validator("rules")
+    @classmethod
+    def _no_rules_yet(cls, value: list[Any]) -> list[Any]:
+        if value:
+            raise ValueError("outcome rules are not supported yet; script outcomes with magic values and control-plane steps")
+        return value
+
+
+Step = RequestStep | ClockStep | WebhookStep
+
+
+def typed_steps(steps: list[dict[str, Any]]) -> tuple[list[Step], list[FieldError]]:
+    """Each step is told apart by its one action key, so that errors name that step's fields."""
+    typed: list[Step] = []
+    problems: list[FieldError] = []
+    for index, step in enumerate(steps):
+        kinds = [kind for kind in STEP_KINDS if kind in step]
+        if len(kinds) != 1:
+            problems.append(FieldError(f"steps.{index}", f"a step has exactly one of: {', '.join(STEP_KINDS)}"))
+            continue
+        model = STEP_KINDS[kinds[0]]
+        found = model_errors(model, step, ("steps", index))
+        if found:
+            problems += found
+        else:
+            typed.append(model.model_validate(step))
+    return typed, problems

@@ -1,0 +1,164 @@
+"""Replay a scenario's steps against a sandbox and check every expectation.
+
+Steps run in order. A request step may refer to earlier answers with `${step.field.sub}`
+(`${create.id}`); a string that is only a reference keeps the value's type. Expectations
+compare the status, headers and a subset of the JSON body, and each failure reads
+`body.status: expected 'needs_approval', got 'approved'`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from sandbox.core.scenarios.model import ClockStep, RequestStep, Step, WebhookStep
+
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_\-]+)*)\}")
+MISSING = object()
+
+
+@dataclass(slots=True)
+class StepResult:
+    name: str
+    passed: bool
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    detail: str = ""
+
+
+class Replayer:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, known: dict[str, Any] | None = None) -> None:
+        self.session = session
+        self.base = base_url.rstrip("/")
+        self.answers: dict[str, Any] = dict(known or {})  # named answers, and `vars`
+
+    async def run(self, steps: list[Step]) -> list[StepResult]:
+        results = []
+        for index, step in enumerate(steps):
+            started = time.perf_counter()
+            name = step.name or f"step {index + 1}"
+            try:
+                result = await self._run(name, step)
+            except (aiohttp.ClientError, TimeoutError, LookupError, ValueError) as exc:
+                result = StepResult(name, False, [f"{type(exc).__name__}: {exc}"])
+            result.seconds = time.perf_counter() - started
+            results.append(result)
+        return results
+
+    async def _run(self, name: str, step: Step) -> StepResult:
+        if isinstance(step, RequestStep):
+            return await self._request(name, step)
+        if isinstance(step, ClockStep):
+            await self._call("POST", "/_sandbox/clock/advance", {"seconds": step.advance_clock.seconds})
+            return StepResult(name, True, detail=f"clock advanced {step.advance_clock.seconds:g} s")
+        assert isinstance(step, WebhookStep)
+        return await self._webhook(name, step)
+
+    async def _request(self, name: str, step: RequestStep) -> StepResult:
+        req = step.request
+        path, headers, body = self._resolve(req.path), self._resolve(req.headers), self._resolve(req.body)
+        kwargs: dict[str, Any] = {"headers": headers}
+        if body is not None:
+            kwargs["json"] = body
+        async with self.session.request(req.method, self.base + path, **kwargs) as resp:
+            text = await resp.text()
+            payload = _json(text, resp.content_type)
+            self.answers[name] = payload
+            problems = _check(step, resp.status, resp.headers, payload)
+        return StepResult(name, not problems, problems, detail=f"{req.method} {path} -> {resp.status}")
+
+    async def _webhook(self, name: str, step: WebhookStep) -> StepResult:
+        wanted = step.expect_webhook
+        await self._call("POST", "/_sandbox/webhooks/flush?timeout=10")
+        query = {"provider": wanted.provider, "type": wanted.type}
+        if wanted.object_id:
+            query["object_id"] = self._resolve(wanted.object_id)
+        events = (await self._call("GET", "/_sandbox/events", params=query))["data"]
+        if not events:
+            return StepResult(name, False, [f"no {wanted.provider} event {wanted.type!r} was recorded" + (f" for {query['object_id']}" if wanted.object_id else "")])
+        return StepResult(name, True, detail=f"{len(events)} {wanted.type} event(s)")
+
+    async def _call(self, method: str, path: str, json: Any = None, params: dict | None = None) -> Any:
+        async with self.session.request(method, self.base + path, json=json, params=params) as resp:
+            if resp.status >= 400 and resp.status != 504:
+                raise ValueError(f"{method} {path} answered {resp.status}: {await resp.text()}")
+            return await resp.json()
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, str):
+            whole = REFERENCE.fullmatch(value)
+            if whole:
+                return self._lookup(whole)
+            return REFERENCE.sub(lambda m: str(self._lookup(m)), value)
+        if isinstance(value, dict):
+            return {k: self._resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._resolve(v) for v in value]
+        return value
+
+    def _lookup(self, match: re.Match) -> Any:
+        step, path = match.group(1), [p for p in match.group(2).split(".") if p]
+        if step not in self.answers:
+            raise LookupError(f"${{{step}…}} refers to no earlier named request step")
+        value = self.answers[step]
+        for part in path:
+            value = _child(value, part)
+            if value is MISSING:
+                raise LookupError(f"{match.group(0)}: the answer of {step!r} has no {'.'.join(path)}")
+        return value
+
+
+def _child(value: Any, part: str) -> Any:
+    if isinstance(value, dict):
+        return value.get(part, MISSING)
+    if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        return value[int(part)]
+    return MISSING
+
+
+def _json(text: str, content_type: str) -> Any:
+    if "json" not in content_type:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _check(step: RequestStep, status: int, headers, payload: Any) -> list[str]:
+    expect = step.expect
+    if expect is None:
+        return []
+    problems = []
+    if expect.status is not None and expect.status != status:
+        problems.append(f"status: expected {expect.status}, got {status}")
+    for header, wanted in expect.headers.items():
+        if headers.get(header) != wanted:
+            problems.append(f"header {header}: expected {wanted!r}, got {headers.get(header)!r}")
+    if expect.body is not None:
+        problems += subset_diff(expect.body, payload, "body")
+    return problems
+
+
+def subset_diff(expected: Any, actual: Any, where: str) -> list[str]:
+    """What in `actual` differs from `expected`, where `expected` may leave keys out."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{where}: expected an object, got {actual!r}"]
+        problems = []
+        for key, value in expected.items():
+            if key not in actual:
+                problems.append(f"{where}.{key}: expected {value!r}, but it is missing")
+            else:
+                problems += subset_diff(value, actual[key], f"{where}.{key}")
+        return problems
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [f"{where}: expected {len(expected)} items, got {actual!r}"]
+        return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in subset_diff(e, a, f"{where}.{i}")]
+    return [] if expected == actual else [f"{where}: expected {expected!r}, got {actual!r}"]

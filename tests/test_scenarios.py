@@ -1,0 +1,128 @@
+"""Scenario files: the shipped library replays green, bad files get line-numbered errors."""
+
+import io
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sandbox.core.scenarios.loader import ScenarioError, load, parse
+from sandbox.replay import replay_files, run, validate_files
+
+SHIPPED = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.yaml"))
+
+
+def test_the_library_is_not_empty():
+    assert len(SHIPPED) >= 4
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+async def test_every_shipped_scenario_replays_green(path):
+    results = await run(load(path))
+    assert all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
+    assert results
+
+
+BAD = """name: broken
+steps:
+  - name: create
+    request:
+      methd: POST
+      path: /v1/purchase-intents
+  - advance_clock: {seconds: -1}
+  - expect_webhook: {provider: stripe, type: x}
+  - wait: 3
+"""
+
+
+def test_invalid_files_name_file_line_and_a_suggestion():
+    with pytest.raises(ScenarioError) as caught:
+        parse(BAD, "broken.yaml")
+    lines = [str(p) for p in caught.value.problems]
+    assert lines == [
+        "broken.yaml:5: steps.0.request.methd: unknown field; did you mean 'method'?",
+        "broken.yaml:7: steps.1.advance_clock.seconds: input should be greater than 0",
+        "broken.yaml:8: steps.2.expect_webhook.provider: input should be 'dino', 'crossmint' or 'basistheory'",
+        "broken.yaml:9: steps.3: a step has exactly one of: request, advance_clock, expect_webhook",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("name: [\n", "x.yaml:2: yaml:"),
+        ("- 1\n", "x.yaml:1: scenario: must be a mapping"),
+        ("steps: []\n", "x.yaml:1: name: is required"),
+        ("name: a\nstep: []\n", "x.yaml:2: step: unknown field; did you mean 'steps'?"),
+        ("name: a\nrules: [{on: authorize}]\n", "x.yaml:2: rules: outcome rules are not supported yet"),
+    ],
+)
+def test_more_invalid_files(text, expected):
+    with pytest.raises(ScenarioError) as caught:
+        parse(text, "x.yaml")
+    assert str(caught.value.problems[0]).startswith(expected)
+
+
+FAILING = """name: wrong-expectation
+seed: 3
+steps:
+  - name: create
+    request:
+      method: POST
+      path: /v1/purchase-intents
+      headers: {Authorization: "Bearer din_test_qa"}
+      body: {product_url: "https://example.com/p", quantity: 1, currency: usd, max_total_cents: 900,
+             buyer: {first_name: A, last_name: B, email: a@example.com, address1: x, city: y, postal_code: "1", country: US}}
+    expect: {status: 201}
+  - name: authorize
+    request:
+      method: POST
+      path: /v1/purchase-intents/${create.id}/authorize
+      headers: {Authorization: "Bearer din_test_qa"}
+      body: {expected_total_cents: 1000}
+    expect: {status: 200, body: {status: approved, reason: null}}
+  - name: missing
+    request: {path: "/v1/purchase-intents/${nothing.id}"}
+"""
+
+
+def test_a_failing_expectation_fails_with_a_diff(tmp_path):
+    path = tmp_path / "failing.yaml"
+    path.write_text(FAILING)
+    out = io.StringIO()
+    junit = tmp_path / "report.xml"
+    assert replay_files([str(path)], None, str(junit), out) == 1
+    report = out.getvalue()
+    assert "FAIL wrong-expectation" in report
+    assert "body.status: expected 'approved', got 'declined'" in report
+    assert "refers to no earlier named request step" in report
+    assert "1 passed, 2 failed" in report
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "2")
+    assert [c.find("failure") is not None for c in suite.findall("testcase")] == [False, True, True]
+
+
+async def test_replay_against_a_running_sandbox(make_api):
+    api = await make_api(seed=42)
+    base = str(api.client.make_url("/"))
+    results = await run(load(SHIPPED[0]), against=base)
+    assert all(r.passed for r in results)
+
+
+def test_validate_and_replay_from_the_command_line(tmp_path):
+    good = subprocess.run([sys.executable, "-m", "sandbox", "scenarios", "validate", *map(str, SHIPPED)], capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and good.stdout.count("ok ") == len(SHIPPED)
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text(BAD)
+    bad = subprocess.run([sys.executable, "-m", "sandbox", "scenarios", "validate", str(bad_file)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and f"{bad_file}:5:" in bad.stdout
+    replay = subprocess.run([sys.executable, "-m", "sandbox", "replay", str(SHIPPED[0])], capture_output=True, text=True, timeout=60)
+    assert replay.returncode == 0 and replay.stdout.startswith("PASS")
+
+
+def test_validate_reports_missing_files(tmp_path):
+    out = io.StringIO()
+    assert validate_files([str(tmp_path / "nope.yaml")], out) == 1
+    assert "FAIL" in out.getvalue()
