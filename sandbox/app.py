@@ -10,8 +10,10 @@ from aiohttp import web
 from sandbox import control
 from sandbox.config import ConfigError, Settings
 from sandbox.core.clock import iso
+from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ErrorRouter, cors
-from sandbox.core.runtime import RUNTIME, Runtime
+from sandbox.core.scenarios.loader import ScenarioError, load
+from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
 from sandbox.providers import Provider
 from sandbox.providers.basistheory import BasisTheoryAi
 from sandbox.providers.crossmint import Crossmint
@@ -40,11 +42,23 @@ def _register_endpoints(runtime: Runtime) -> None:
         runtime.endpoints.add(provider, url, iso(runtime.clock.now()))
 
 
+def _load_scenarios(runtime: Runtime) -> None:
+    """`--scenario FILE`: its rules apply to every tenant from the start."""
+    for path in runtime.settings.scenarios:
+        try:
+            loaded = load(path)
+        except (ScenarioError, OSError) as exc:
+            raise ConfigError(f"--scenario {path}: {exc}") from None
+        runtime.rules.load(runtime.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules)
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = Runtime.build(settings)
     errors = ErrorRouter(fallback=control.style)
-    app = web.Application(middlewares=[cors, errors.middleware()], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[cors, errors.middleware(), fault_middleware(errors)], client_max_size=settings.max_body_bytes
+    )
     app[RUNTIME] = runtime
     for provider in providers():
         runtime.provider_names.append(provider.name)
@@ -54,5 +68,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
     errors.add(control.PREFIXES, control.style)
     app.add_routes(control.routes(runtime))
     _register_endpoints(runtime)
+    _load_scenarios(runtime)
     app.cleanup_ctx.append(_deliver_webhooks)
     return app

@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         "--webhook-retry-schedule", default=None, metavar="S,S,…",
         help="seconds between delivery attempts (default Svix's 5,300,1800,7200,18000,36000,36000)",
     )
+    serve.add_argument(
+        "--scenario", action="append", dest="scenarios", default=None, metavar="FILE",
+        help="load a scenario's outcome rules at start; repeatable (SANDBOX_SCENARIOS)",
+    )
     serve.add_argument("--webhook-timeout", dest="webhook_timeout_seconds", type=float, default=None, help="seconds per attempt (10)")
     serve.add_argument("--bt-jwks", default=None, help="JWKS file or URL: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWKS)")
     serve.add_argument(

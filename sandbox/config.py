@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
         (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0), description="seconds between attempts (Svix's by default)"
     )
+    scenarios: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="scenario files whose rules apply from the start (comma-separated in SANDBOX_SCENARIOS)"
+    )
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=300)
     dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
     bt_jwks: str | None = Field(None, description="JWKS file or URL: verify Basis Theory AI JWT signatures strictly")
@@ -48,7 +51,7 @@ class Settings(BaseSettings):
     def _instant(cls, value: object) -> object:
         return parse_instant(value) if isinstance(value, str) else value
 
-    @field_validator("webhooks", mode="before")
+    @field_validator("webhooks", "scenarios", mode="before")
     @classmethod
     def _endpoints(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value

@@ -34,23 +34,34 @@ async def run(loaded: Loaded, against: str | None = None) -> list[StepResult]:
         against = f"http://{host}:{port}"
     try:
         async with aiohttp.ClientSession() as session:
-            await _prepare(session, against, loaded)
-            return await Replayer(session, against, {"vars": scenario.vars}).run(loaded.steps)
+            scenario_id = await _prepare(session, against, loaded)
+            try:
+                return await Replayer(session, against, {"vars": scenario.vars}).run(loaded.steps)
+            finally:
+                if scenario_id:  # leave a shared sandbox as it was found
+                    await session.delete(f"{against.rstrip('/')}/_sandbox/scenarios/{scenario_id}")
     finally:
         if runner is not None:
             await runner.cleanup()
 
 
-async def _prepare(session: aiohttp.ClientSession, base: str, loaded: Loaded) -> None:
-    """A running sandbox gets the scenario's clock; every sandbox gets its webhook endpoints."""
+async def _prepare(session: aiohttp.ClientSession, base: str, loaded: Loaded) -> str | None:
+    """The scenario's clock, webhook endpoints and rules; returns the id its rules were loaded as."""
     scenario = loaded.scenario
     calls = [("POST", "/_sandbox/webhook-endpoints", hook.model_dump(exclude_none=True)) for hook in scenario.webhooks]
+    if scenario.rules:
+        rules = [rule.model_dump(exclude_none=True) for rule in scenario.rules]
+        calls.append(("POST", "/_sandbox/scenarios", {"name": scenario.name, "rules": rules}))
     if scenario.clock:
         calls.insert(0, ("POST", "/_sandbox/clock", {"now": scenario.clock}))
+    scenario_id = None
     for method, path, body in calls:
         async with session.request(method, base.rstrip("/") + path, json=body) as resp:
             if resp.status >= 400:
                 raise SetupError(f"{method} {path} answered {resp.status}: {await resp.text()}")
+            if path == "/_sandbox/scenarios":
+                scenario_id = (await resp.json())["id"]
+    return scenario_id
 
 
 class SetupError(Exception):

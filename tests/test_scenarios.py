@@ -56,7 +56,9 @@ def test_invalid_files_name_file_line_and_a_suggestion():
         ("- 1\n", "x.yaml:1: scenario: must be a mapping"),
         ("steps: []\n", "x.yaml:1: name: is required"),
         ("name: a\nstep: []\n", "x.yaml:2: step: unknown field; did you mean 'steps'?"),
-        ("name: a\nrules: [{on: authorize}]\n", "x.yaml:2: rules: outcome rules are not supported yet"),
+        ("name: a\nrules: [{on: authorize, then: {}}]\n", "x.yaml:2: rules.0: no rules for (no provider)/authorize yet"),
+        ("name: a\nrules:\n  - {provider: dino, on: authorize, then: {status: maybe}}\n", "x.yaml:3: rules.0: then.status: input should be 'approved', 'declined' or 'needs_approval'"),
+        ("name: a\nrules:\n  - {on: request, when: {path: {like: x}}, then: {fault: {status: 503}}}\n", "x.yaml:3: rules.0: when.path: unknown operator 'like'"),
     ],
 )
 def test_more_invalid_files(text, expected):

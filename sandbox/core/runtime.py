@@ -11,6 +11,7 @@ from sandbox.core.clock import Clock
 from sandbox.core.events import EventLog
 from sandbox.core.idempotency import IdempotencyStore
 from sandbox.core.ids import IdFactory
+from sandbox.core.scenarios.rules import RuleBook
 from sandbox.core.store import MemoryStore, Store
 from sandbox.core.webhooks.endpoints import EndpointRegistry
 from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
@@ -28,6 +29,7 @@ class Runtime:
     events: EventLog
     endpoints: EndpointRegistry
     outbox: Outbox
+    rules: RuleBook = field(default_factory=RuleBook)
     provider_names: list[str] = field(default_factory=list)
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,18 @@ from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import FieldError, from_validation
 from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, typed_steps
+
+
+class Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans,
+    which would turn a rule's `on:` key into `True`."""
+
+
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +58,8 @@ def load(path: str | Path) -> Loaded:
 
 def parse(text: str, name: str = "<scenario>") -> Loaded:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=Loader)
+        data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ScenarioError([Problem(name, mark.line + 1 if mark else None, "yaml", str(getattr(exc, "problem", exc)))]) from None

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sandbox.core.errors import FieldError, model_errors
+from sandbox.core.scenarios.rules import Rule
 
 
 class Strict(BaseModel):
@@ -68,15 +69,8 @@ class Scenario(Strict):
     clock: str | None = None  # freezes the start time, e.g. "2026-01-01T00:00:00Z"
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Any] = Field(default_factory=dict)  # ${vars.name}
     webhooks: list[Endpoint] = Field(default_factory=list)
-    rules: list[Any] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
     steps: list[dict[str, Any]] = Field(default_factory=list)  # typed one by one: see `typed_steps`
-
-    @field_validator("rules")
-    @classmethod
-    def _no_rules_yet(cls, value: list[Any]) -> list[Any]:
-        if value:
-            raise ValueError("outcome rules are not supported yet; script outcomes with magic values and control-plane steps")
-        return value
 
 
 Step = RequestStep | ClockStep | WebhookStep

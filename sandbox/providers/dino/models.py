@@ -110,6 +110,7 @@ class PurchaseIntent:
     approval_url: str | None = None
     credential: Credential | None = None
     failure_reason: str | None = None
+    auto_decision: tuple[float, str] | None = None  # a scenario's operator decision: (when, status)
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
     def touch(self, now: str) -> None:

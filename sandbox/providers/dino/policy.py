@@ -34,6 +34,15 @@ def authorize(product_url: str, max_total_cents: int, expected_total_cents: int,
     return Decision(Action.APPROVE, "Purchase intent approved")
 
 
+_SCRIPTED = {"approved": Action.APPROVE, "declined": Action.DECLINE, "needs_approval": Action.REQUIRE_APPROVAL}
+_SCRIPTED_REASONS = {"approved": "Purchase intent approved", "declined": "Declined by policy", "needs_approval": "Amount requires approval"}
+
+
+def scripted(outcome) -> Decision:
+    """A scenario rule's decision (see sandbox.core.scenarios.rules)."""
+    return Decision(_SCRIPTED[outcome.status], outcome.decision_reason or _SCRIPTED_REASONS[outcome.status])
+
+
 def checkout_fails(product_url: str) -> bool:
     return "checkout_fails" in magic_markers(product_url)
 

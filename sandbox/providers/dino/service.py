@@ -6,7 +6,7 @@ Handlers parse and render; this module decides (through `policy`) and moves inte
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from sandbox.core.clock import iso
@@ -36,6 +36,7 @@ class DinoService:
         intent = self.rt.store.get(Space("dino", tenant), KIND, intent_id)
         if intent is None:
             raise _not_found(intent_id)
+        self._refresh(tenant, intent)
         return intent
 
     def find(self, intent_id: str) -> tuple[str, PurchaseIntent]:
@@ -46,9 +47,12 @@ class DinoService:
         return space.tenant, self.get(space.tenant, intent_id)
 
     def page(self, tenant: str, query: ListQuery) -> Page:
-        where = (lambda pi: pi.status == query.status) if query.status else None
+        def keep(intent: PurchaseIntent) -> bool:
+            self._refresh(tenant, intent)
+            return query.status is None or intent.status == query.status
+
         try:
-            return self.rt.store.page(Space("dino", tenant), KIND, limit=query.limit, after=query.starting_after, where=where)
+            return self.rt.store.page(Space("dino", tenant), KIND, limit=query.limit, after=query.starting_after, where=keep)
         except UnknownCursor:
             raise invalid_field("starting_after", f"no purchase intent {query.starting_after!r} in this scope") from None
 
@@ -79,9 +83,14 @@ class DinoService:
         intent = self.get(tenant, intent_id)
         machine.check(intent, Action.APPROVE)  # refuse before recording anything
         expected = request.expected_total_cents or intent.request.max_total_cents
-        decision = policy.authorize(
+        scripted = self.rt.rules.decide(
+            "dino", "authorize", tenant, {"request": {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}, "purchase_intent": intent.to_wire()}
+        )
+        decision = policy.scripted(scripted) if scripted else policy.authorize(
             intent.request.product_url, intent.request.max_total_cents, expected, self.rt.settings.dino_approval_threshold_cents
         )
+        if scripted and scripted.after:
+            intent.auto_decision = (self.rt.clock.timestamp() + scripted.after.seconds, scripted.after.status)
         now = self._now()
         intent.expected_total_cents = expected
         intent.merchant_name = request.merchant_name
@@ -162,6 +171,21 @@ class DinoService:
         self.rt.store.put(key_space(key), REVOKED_KIND, key, True)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _refresh(self, tenant: str, intent: PurchaseIntent) -> None:
+        """A scenario's timed operator decision, applied once the sandbox clock reaches it."""
+        if intent.auto_decision is None or intent.status != "needs_approval":
+            return
+        due, status = intent.auto_decision
+        if self.rt.clock.timestamp() < due:
+            return
+        intent.auto_decision = None
+        approve = status == "approved"
+        at = iso(datetime.fromtimestamp(due, timezone.utc))
+        intent.decision_reason = "Approved by operator" if approve else "Declined by operator"
+        intent.decided_at = at
+        action = Action.OPERATOR_APPROVE if approve else Action.OPERATOR_DENY
+        self._emit(tenant, intent, machine.apply(intent, action, at), self._trace(tenant))
 
     def _credential_expired(self, intent: PurchaseIntent) -> bool:
         return intent.credential is not None and intent.credential.expires_ts <= self.rt.clock.timestamp()

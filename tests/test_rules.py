@@ -1,0 +1,121 @@
+"""Scenario rules in a running sandbox: scripted Dino decisions and HTTP faults."""
+
+import aiohttp
+import pytest
+
+from tests.conftest import OTHER_KEY, intent_body
+
+NEEDS_APPROVAL = """
+name: wait-for-operator
+rules:
+  - provider: dino
+    on: authorize
+    when: {request.expected_total_cents: {gte: 1000}, purchase_intent.currency: usd}
+    then: {status: needs_approval, after: {seconds: 300, status: declined}}
+"""
+
+
+async def load(api, text, tenant=None, content_type="application/yaml"):
+    path = "/_sandbox/scenarios" + (f"?tenant={tenant}" if tenant else "")
+    async with api.client.post(path, data=text.encode(), headers={"Content-Type": content_type}) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_a_rule_decides_and_its_timed_decision_follows_the_clock(api):
+    status, loaded = await load(api, NEEDS_APPROVAL)
+    assert status == 201 and loaded["id"].startswith("scn_") and loaded["rules"][0]["fired"] == 0
+    intent = await api.create()
+    _, body, _ = await api.authorize(intent["id"], expected_total_cents=1500)  # magic values alone would approve
+    assert body["status"] == "needs_approval"
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 299})
+    assert (await api.get(intent["id"]))[1]["status"] == "needs_approval"
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 1})
+    read = (await api.get(intent["id"]))[1]
+    assert (read["status"], read["decision_reason"], read["decided_at"]) == ("declined", "Declined by operator", "2026-01-01T00:05:00.000Z")
+    assert [e["type"] for e in await api.events(object_id=intent["id"])][-1] == "purchase_intent.declined"
+    _, listing = await api.control("GET", "/_sandbox/scenarios")
+    assert listing["data"][0]["rules"][0]["fired"] == 1
+
+
+async def test_conditions_that_do_not_hold_leave_the_magic_values_in_charge(api):
+    await load(api, NEEDS_APPROVAL)
+    intent = await api.create()
+    _, body, _ = await api.authorize(intent["id"], expected_total_cents=999)
+    assert body["status"] == "approved"
+
+
+async def test_rules_for_one_tenant_leave_others_alone(api):
+    await load(api, NEEDS_APPROVAL, tenant=OTHER_KEY)
+    mine = await api.create()
+    assert (await api.authorize(mine["id"], expected_total_cents=1500))[1]["status"] == "approved"
+    bob = api.as_key(OTHER_KEY)
+    theirs = await bob.create()
+    assert (await bob.authorize(theirs["id"], expected_total_cents=1500))[1]["status"] == "needs_approval"
+
+
+async def test_times_limits_a_rule_and_unloading_removes_it(api):
+    status, loaded = await load(api, """
+name: twice
+rules:
+  - {provider: dino, on: authorize, then: {status: declined, decision_reason: Scripted decline}, times: 2}
+""")
+    outcomes = []
+    for _ in range(3):
+        intent = await api.create()
+        outcomes.append((await api.authorize(intent["id"]))[1]["decision_reason"])
+    assert outcomes == ["Scripted decline", "Scripted decline", "Purchase intent approved"]
+    status, _ = await api.control("DELETE", f"/_sandbox/scenarios/{loaded['id']}")
+    assert status == 204
+    _, listing = await api.control("GET", "/_sandbox/scenarios")
+    assert listing["data"] == []
+
+
+FAULTS = """
+name: flaky
+rules:
+  - on: request
+    when: {method: POST, path: {regex: "^/v1/purchase-intents$"}}
+    then: {fault: {status: 503}}
+    times: 2
+"""
+
+
+async def test_http_faults_in_the_providers_shape_then_normal_service(api):
+    await load(api, FAULTS)
+    for _ in range(2):
+        status, body, _ = await api.request("POST", "/v1/purchase-intents", intent_body())
+        assert status == 503 and body["error"]["code"] == "internal_error"
+    status, _, _ = await api.request("POST", "/v1/purchase-intents", intent_body())
+    assert status == 201
+    assert (await api.request("GET", "/v1/purchase-intents"))[0] == 200
+    assert len(await api.events(type="purchase_intent.created")) == 1  # faults never reach the provider
+
+
+async def test_a_dropped_connection(api):
+    await load(api, "name: drop\nrules:\n  - {on: request, when: {method: GET}, then: {fault: {drop: true}}, times: 1}\n")
+    with pytest.raises(aiohttp.ClientError):
+        await api.request("GET", "/v1/purchase-intents")
+    assert (await api.request("GET", "/v1/purchase-intents"))[0] == 200
+
+
+async def test_latency_and_a_custom_body(api):
+    await load(api, 'name: slow\nrules:\n  - {on: request, then: {fault: {latency_ms: 20, status: 429, body: {"error": "slow down"}}}, times: 1}\n')
+    status, body, _ = await api.request("GET", "/v1/purchase-intents")
+    assert (status, body) == (429, {"error": "slow down"})
+
+
+async def test_json_scenarios_and_bad_ones(api):
+    status, _ = await load(api, '{"name": "j", "rules": [{"on": "request", "then": {"fault": {"status": 500}}, "times": 1}]}', content_type="application/json")
+    assert status == 201
+    status, body = await load(api, "name: bad\nrules:\n  - {provider: dino, on: authorize, then: {status: maybe}}\n")
+    assert status == 400 and "line 3" in body["error"]["details"]["errors"][0]["message"]
+    status, body = await load(api, "x", content_type="application/xml")
+    assert status == 415
+
+
+async def test_scenario_files_at_start(make_api, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(NEEDS_APPROVAL)
+    api = await make_api(scenarios=[str(path)])
+    intent = await api.create()
+    assert (await api.authorize(intent["id"], expected_total_cents=1500))[1]["status"] == "needs_approval"
