@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     scenario_commands = scenarios.add_subparsers(dest="scenario_command", required=True)
     validate = scenario_commands.add_parser("validate", help="check scenario files; problems with file and line")
     validate.add_argument("files", nargs="+", metavar="FILE")
+    scenario_commands.add_parser("schema", help="print the JSON Schema of scenario files")
     return parser
 
 
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command == "replay":
             return replay_files(args.files, args.against, args.junit)
+        if args.scenario_command == "schema":
+            from sandbox.core.scenarios.model import json_schema
+
+            print(json_schema())
+            return 0
         return validate_files(args.files)
     if args.command == "listen":
         from sandbox.listen import listen

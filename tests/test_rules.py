@@ -119,3 +119,109 @@ async def test_scenario_files_at_start(make_api, tmp_path):
     api = await make_api(scenarios=[str(path)])
     intent = await api.create()
     assert (await api.authorize(intent["id"], expected_total_cents=1500))[1]["status"] == "needs_approval"
+
+
+async def test_basis_theory_status_and_challenge_by_rule(make_api):
+    from tests.bt import PROJECT, Bt
+
+    api = await make_api()
+    bt = Bt(api.client)
+    await load(api, """
+name: bt
+rules:
+  - provider: basistheory
+    on: create_purchase_intent
+    when: {payment_method.brand: visa, request.mandates.0.value: "1.00"}
+    then: {status: verify, challenge: frictionless}
+  - {provider: basistheory, on: create_purchase_intent, when: {payment_method.brand: discover}, then: {status: pending, pending_seconds: 10}}
+  - {provider: basistheory, on: create_purchase_intent, when: {payment_method.brand: mastercard}, then: {declined: true}}
+""", tenant=PROJECT)
+    small = [{"type": "maxAmount", "value": "1.00", "details": {"currency": "840"}}]
+    intent = await bt.intent("4000000000000002", mandates=small)  # the OTP card, made frictionless by the rule
+    assert intent["status"] == "verify"
+    assert (await bt.verify(intent["id"], "START"))[1]["status"] == "VERIFIED"
+    assert (await bt.intent("4000000000000002"))["status"] == "verify"  # the rule's condition does not hold
+    pending = await bt.intent("6011111111111117")
+    assert pending["status"] == "pending"
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 10})
+    assert (await bt.get(pending["id"]))["status"] == "active"
+    method = await bt.payment_method("5555555555554444")
+    status, body, _ = await bt.request("POST", "/purchase-intents", bt.intent_body(method["id"]))
+    assert (status, body["error"]["type"]) == (402, "card_declined")
+
+
+async def test_crossmint_phase_by_rule(make_api):
+    from tests.cm import Cm
+
+    api = await make_api()
+    cm = Cm(api.client)
+    await load(api, """
+name: cm
+rules:
+  - {provider: crossmint, on: create_order_intent, when: {request.mandates.0.value: "1.00"}, then: {phase: active}}
+  - {provider: crossmint, on: create_order_intent, then: {phase: requires-verification, challenge: fails}}
+""")
+    cheap = [{"type": "maxAmount", "value": "1.00", "details": {"currency": "usd"}}]
+    assert (await cm.intent(method="pm_unknown", mandates=cheap))["phase"] == "active"
+    scripted = await cm.intent(method="pm_unknown")
+    assert scripted["phase"] == "requires-verification"
+    instruction = scripted["verificationConfig"]["instructionId"]
+    async with cm.client.post(f"/_sandbox/basistheory/instructions/{instruction}/verify", json={"action": "START"}) as resp:
+        assert (await resp.json())["status"] == "ERROR"
+
+
+async def test_webhook_deliveries_scripted_to_fail_twice(make_api):
+    api = await make_api(webhook_retry_schedule=(0.1, 0.2))
+    await load(api, """
+name: receiver-down
+rules:
+  - {provider: dino, on: deliver, when: {event.type: purchase_intent.created}, then: {delivery: {status: 500}}, times: 2}
+""")
+    await api.control("POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": "http://127.0.0.1:9/never-called"})
+    intent = await api.create()
+    for delay in (0.001, 0.1, 0.2):
+        await api.control("POST", "/_sandbox/clock/advance", {"seconds": delay})
+        await api.control("POST", "/_sandbox/webhooks/flush")
+    _, log = await api.control("GET", f"/_sandbox/webhook-deliveries?object_id={intent['id']}")
+    (delivery,) = log["data"]
+    codes = [(a["status_code"], a["response_body"]) for a in delivery["attempts"]]
+    assert codes[:2] == [(500, "scripted by a sandbox scenario")] * 2
+    assert codes[2][0] is None  # the third attempt really POSTs, and nothing listens there
+
+
+async def test_a_scripted_410_disables_the_endpoint(make_api):
+    api = await make_api()
+    await load(api, "name: gone\nrules:\n  - {provider: dino, on: deliver, then: {delivery: {status: 410}}}\n")
+    _, endpoint = await api.control("POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": "http://127.0.0.1:9/h"})
+    await api.create()
+    await api.control("POST", "/_sandbox/webhooks/flush")
+    _, read = await api.control("GET", f"/_sandbox/webhook-endpoints/{endpoint['id']}")
+    assert read["enabled"] is False
+
+
+async def test_dino_execution_outcome_by_rule(api):
+    await load(api, "name: x\nrules:\n  - {provider: dino, on: execute, when: {purchase_intent.approved_amount_cents: {gt: 1000}}, then: {status: failed, failure_reason: card_declined}}\n")
+    intent = await api.issued_intent()  # approved for 4599
+    status, body = await api.control("POST", f"/_sandbox/dino/purchase-intents/{intent['id']}/execute")
+    assert (status, body["status"], body["failure_reason"]) == (200, "failed", "card_declined")
+
+
+async def test_probability_faults_repeat_with_the_seed(make_api):
+    text = "name: p\nrules:\n  - {on: request, when: {method: GET}, then: {fault: {status: 503}}, probability: 0.5}\n"
+    runs = []
+    for _ in range(2):
+        api = await make_api(seed=21)
+        await load(api, text)
+        runs.append([(await api.request("GET", "/v1/purchase-intents"))[0] for _ in range(20)])
+    assert runs[0] == runs[1]
+    assert {200, 503} == set(runs[0])
+
+
+def test_the_json_schema_is_printed():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "sandbox", "scenarios", "schema"], capture_output=True, text=True, timeout=60)
+    schema = json.loads(out.stdout)
+    assert {"name", "rules", "steps"} <= set(schema["properties"]) and len(schema["properties"]["steps"]["items"]["oneOf"]) == 3

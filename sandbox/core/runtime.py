@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from random import Random
 
 from aiohttp import web
 
@@ -39,13 +40,15 @@ class Runtime:
         endpoints = EndpointRegistry(
             make_id=lambda: ids.ulid("ep", SYSTEM), random_bytes=lambda: bytes.fromhex(ids.token(SYSTEM, "secret", 24))
         )
+        rules = RuleBook(Random(f"{ids.seed}:rules").random)  # probabilities repeat with the seed
         outbox = Outbox(
             clock, endpoints, {}, make_id=lambda: ids.ulid("dlv", SYSTEM),
             settings=OutboxSettings(schedule=settings.webhook_retry_schedule, timeout_seconds=settings.webhook_timeout_seconds),
+            rules=rules,
         )
         events = EventLog(settings.max_events)
         events.subscribe(outbox.publish)
-        return cls(settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox)
+        return cls(settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, rules)
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
         """Forget objects, events, idempotency keys and id streams, for everything or a part."""

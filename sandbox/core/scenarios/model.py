@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -74,6 +75,14 @@ class Scenario(Strict):
 
 
 Step = RequestStep | ClockStep | WebhookStep
+
+
+def json_schema() -> str:
+    """The JSON Schema of a scenario file, for editors; steps are one of the three step kinds."""
+    schema = Scenario.model_json_schema()
+    steps = [model.model_json_schema() for model in STEP_KINDS.values()]
+    schema["properties"]["steps"] = {"type": "array", "items": {"oneOf": steps}}
+    return json.dumps(schema, indent=2)
 
 
 def typed_steps(steps: list[dict[str, Any]]) -> tuple[list[Step], list[FieldError]]:

@@ -9,7 +9,9 @@ rule fires. Supported so far: HTTP faults (`on: request`) and Dino's authorize d
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from random import Random
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -58,9 +60,62 @@ class AuthorizeOutcome(Strict):
         return self
 
 
+CHALLENGES = {  # Basis Theory verification flows by the names scenarios use
+    "otp": "visa_otp", "frictionless": "visa_frictionless", "passkey": "mastercard", "fails": "declined",
+    "mock_otp": "mock_visa_otp", "mock_success": "mock_visa_frictionless", "mock_popup": "mock_mastercard",
+}
+
+
+class PurchaseIntentOutcome(Strict):
+    status: Literal["verify", "active", "pending"] | None = None
+    challenge: Literal[tuple(CHALLENGES)] | None = None  # type: ignore[valid-type]  # with status verify
+    pending_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 60  # with status pending
+    declined: bool = False  # refuse the intent (402 card_declined)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PurchaseIntentOutcome:
+        if not self.declined and self.status is None:
+            raise ValueError("give a status (verify, active, pending) or declined: true")
+        if self.challenge is not None and self.status != "verify":
+            raise ValueError("challenge applies only to status verify")
+        return self
+
+
+class OrderIntentOutcome(Strict):
+    phase: Literal["requires-payment-method", "requires-verification", "active"]
+    challenge: Literal[tuple(CHALLENGES)] | None = None  # type: ignore[valid-type]  # with requires-verification
+
+
+class ExecutionOutcome(Strict):
+    status: Literal["completed", "failed"]
+    failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class Delivery(Strict):
+    status: Annotated[int, Field(ge=100, le=599)] | None = None  # the receiver's scripted answer; it is not called
+    latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0  # delays the attempt
+    retry_after: Annotated[float, Field(ge=0)] | None = None  # a scripted Retry-After, in seconds
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Delivery:
+        if self.status is None and not self.latency_ms:
+            raise ValueError("a delivery outcome needs status or latency_ms")
+        return self
+
+
+class DeliveryOutcome(Strict):
+    delivery: Delivery
+
+
 OUTCOMES: dict[tuple[str | None, str], type[Strict]] = {
     (None, "request"): RequestOutcome,
     ("dino", "authorize"): AuthorizeOutcome,
+    ("dino", "execute"): ExecutionOutcome,
+    ("basistheory", "create_purchase_intent"): PurchaseIntentOutcome,
+    ("crossmint", "create_order_intent"): OrderIntentOutcome,
+    ("dino", "deliver"): DeliveryOutcome,
+    ("crossmint", "deliver"): DeliveryOutcome,
+    ("basistheory", "deliver"): DeliveryOutcome,
 }
 
 
@@ -70,6 +125,7 @@ class Rule(Strict):
     when: dict[str, Any] = Field(default_factory=dict)
     then: dict[str, Any]
     times: Annotated[int, Field(ge=1)] | None = None
+    probability: Annotated[float, Field(gt=0, le=1)] | None = None  # fires this often, drawn from the seed
 
     @model_validator(mode="after")
     def _known_operation(self) -> Rule:
@@ -152,8 +208,9 @@ class Loaded:
 class RuleBook:
     """The scenarios loaded into a running sandbox, searched in load order."""
 
-    def __init__(self) -> None:
+    def __init__(self, random: Callable[[], float] | None = None) -> None:
         self._loaded: dict[str, Loaded] = {}
+        self._random = random or Random(0).random  # the sandbox passes one drawn from its seed
 
     def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> Loaded:
         loaded = Loaded(scenario_id, name, tenant, list(rules), [0] * len(rules))
@@ -185,6 +242,8 @@ class RuleBook:
                 if rule.times is not None and loaded.fired[index] >= rule.times:
                     continue
                 if matches(rule.when, context):
+                    if rule.probability is not None and self._random() >= rule.probability:
+                        continue
                     loaded.fired[index] += 1
                     return rule.outcome()
         return None

@@ -24,6 +24,7 @@ import orjson
 
 from sandbox.core.clock import Clock, iso, iso_timestamp
 from sandbox.core.events import Event
+from sandbox.core.scenarios.rules import RuleBook
 from sandbox.core.webhooks.endpoints import Endpoint, EndpointRegistry
 from sandbox.core.webhooks.signing import SCHEMES, context_headers
 
@@ -87,7 +88,11 @@ class OutboxSettings:
 
 
 class Outbox:
-    def __init__(self, clock: Clock, registry: EndpointRegistry, schemes: dict[str, str], make_id, settings: OutboxSettings) -> None:
+    def __init__(
+        self, clock: Clock, registry: EndpointRegistry, schemes: dict[str, str], make_id, settings: OutboxSettings,
+        rules: RuleBook | None = None,
+    ) -> None:
+        self._rules = rules or RuleBook()
         self._clock = clock
         self._registry = registry
         self.schemes = schemes  # provider -> signing scheme name, filled in as providers are added
@@ -216,7 +221,16 @@ class Outbox:
                 delivery.attempts.append(Attempt(len(delivery.attempts) + 1, iso(self._clock.now()), None, 0.0, error=reason))
                 self._finish(delivery, "failed")
                 return
-            status, retry_after = await self._post(delivery, endpoint)
+            scripted = self._scripted(delivery, endpoint)
+            if scripted is not None and scripted.latency_ms:
+                await asyncio.sleep(scripted.latency_ms / 1000)  # the scripted receiver is slow
+            if scripted is not None and scripted.status is not None:
+                number = len(delivery.attempts) + 1
+                attempt = Attempt(number, iso(self._clock.now()), scripted.status, float(scripted.latency_ms), "scripted by a sandbox scenario")
+                delivery.attempts.append(attempt)
+                status, retry_after = scripted.status, scripted.retry_after
+            else:
+                status, retry_after = await self._post(delivery, endpoint)
             self._decide(delivery, endpoint, status, retry_after)
         except Exception:  # a delivery bug must never kill the worker loop
             log.exception("webhook delivery %s crashed", delivery.id)
@@ -225,6 +239,13 @@ class Outbox:
             self._inflight.discard(delivery.id)
             self._wake.set()
             self._progress.set()
+
+    def _scripted(self, delivery: Delivery, endpoint: Endpoint) -> Any:
+        """A scenario rule's answer for this attempt (`on: deliver`), or None."""
+        event = delivery.event
+        context = {"event": {"id": event.id, "type": event.type, "object_id": event.object_id}, "endpoint": {"id": endpoint.id, "url": endpoint.url}}
+        outcome = self._rules.decide(event.provider, "deliver", event.tenant, context)
+        return outcome.delivery if outcome is not None else None
 
     async def _post(self, delivery: Delivery, endpoint: Endpoint) -> tuple[int | None, float | None]:
         number = len(delivery.attempts) + 1

@@ -13,6 +13,7 @@ from sandbox.core import cards
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
+from sandbox.core.scenarios.rules import CHALLENGES
 from sandbox.core.store import Page, Space
 from sandbox.providers.basistheory import machine, magic, mandates
 from sandbox.providers.basistheory.events import purchase_intent_event
@@ -93,7 +94,7 @@ class BasisTheoryAiService:
         if problems:
             summary = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
             raise SandboxError(ErrorKind.VALIDATION, f"Invalid request: {summary}", fields=problems)
-        profile = method.profile
+        profile = self._scripted_profile(project, request, method) or method.profile
         if profile.declined:
             raise SandboxError(
                 ErrorKind.PAYMENT_REQUIRED, "The card issuer declined the purchase intent.",
@@ -182,6 +183,16 @@ class BasisTheoryAiService:
     def _brand_of(self, intent: PurchaseIntent) -> str:
         method = self.rt.store.get(Space(PROVIDER, intent.project_id), _pm_kind(intent.entity_id), intent.payment_method_id)
         return method.brand if method else "visa"
+
+    def _scripted_profile(self, project: str, request: CreatePurchaseIntent, method: PaymentMethod) -> magic.Profile | None:
+        """A scenario rule's outcome for this intent, as a magic card would give it."""
+        context = {"request": request.model_dump(exclude_unset=True), "payment_method": {**method.to_wire(), "brand": method.brand}}
+        outcome = self.rt.rules.decide(PROVIDER, "create_purchase_intent", project, context)
+        if outcome is None:
+            return None
+        default_flow = magic.BRAND_DEFAULTS.get(method.brand, magic.BRAND_DEFAULTS["visa"]).flow
+        flow = CHALLENGES[outcome.challenge] if outcome.challenge else default_flow
+        return magic.Profile("scenario", outcome.status or "verify", flow, outcome.pending_seconds, outcome.declined)
 
     def _mandates(self, project: str, request: CreatePurchaseIntent) -> list[dict[str, Any]]:
         """As sent, or the defaults; an empty consumer id gets a UUID (seed: "auto-generated if empty")."""

@@ -15,6 +15,7 @@ from sandbox.core import cards
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
+from sandbox.core.scenarios.rules import CHALLENGES
 from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.basistheory.verification import Answer, BadPayload, OutOfOrder, Session
 from sandbox.providers.crossmint import machine, magic
@@ -173,7 +174,8 @@ class CrossmintService:
         self._put(project, user, "order_intent", intent.id, intent)
         self._index(project, intent.bt_instruction_id, user, "order_intent", intent.id)
         self._emit(project, machine.CREATED_EVENT, intent.id, intent.to_wire())
-        self._advance_payment_method(project, user, intent)
+        if not self._scripted_phase(project, user, intent, body):
+            self._advance_payment_method(project, user, intent)
         return intent
 
     def intents(self, project: str, user: str, agent_id: str | None) -> list[OrderIntent]:
@@ -268,6 +270,22 @@ class CrossmintService:
         else:
             intent.session = _session(method.profile.verification, method.profile.label, intent.id)
             self._move(project, intent, Action.PAYMENT_METHOD_READY, at)
+
+    def _scripted_phase(self, project: str, user: str, intent: OrderIntent, body: OrderIntentBody) -> bool:
+        """A scenario rule's phase for a new intent; False when no rule decides."""
+        method = self.rt.store.get(Space(PROVIDER, project), _kind("payment_method", user), intent.payment_method_id)
+        context = {"request": body.model_dump(exclude_unset=True), "payment_method": method.to_wire() if method else {}}
+        outcome = self.rt.rules.decide(PROVIDER, "create_order_intent", project, context)
+        if outcome is None:
+            return False
+        if outcome.phase == "active":
+            self._move(project, intent, Action.READY_WITHOUT_CEREMONY)
+        elif outcome.phase == "requires-verification":
+            default = method.profile.verification if method and method.profile.verification else "visa_passkey"
+            flow = CHALLENGES[outcome.challenge] if outcome.challenge else default
+            intent.session = _session(flow, "scenario", intent.id)
+            self._move(project, intent, Action.PAYMENT_METHOD_READY)
+        return True  # requires-payment-method: it stays, and moves on once a card is enrolled
 
     def _refresh_enrollment(self, project: str, method: PaymentMethod) -> Enrollment | None:
         enrollment = method.enrollment

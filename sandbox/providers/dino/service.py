@@ -157,6 +157,11 @@ class DinoService:
         if outcome == "started":
             return intent
         problem = "payment_credential_expired" if expired else self._checkout_problem(intent, merchant, amount_cents)
+        if outcome is None and not expired:
+            context = {"purchase_intent": intent.to_wire(), "request": {"merchant": merchant, "amount_cents": amount_cents}}
+            scripted = self.rt.rules.decide("dino", "execute", tenant, context)
+            if scripted is not None:
+                outcome, failure_reason = scripted.status, failure_reason or scripted.failure_reason
         wallet, amount = self.wallet(tenant), intent.credential.approved_amount_cents
         wallet.reserved_cents -= amount
         if outcome == "failed" or (outcome is None and problem):
