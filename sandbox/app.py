@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 from aiohttp import web
 
@@ -11,6 +12,7 @@ from sandbox import control
 from sandbox.config import ConfigError, Settings
 from sandbox.core.clock import iso
 from sandbox.core.faults import fault_middleware
+from sandbox.core.recording import record
 from sandbox.core.http import ErrorRouter, cors
 from sandbox.core.scenarios.loader import ScenarioError, load
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
@@ -42,6 +44,13 @@ def _register_endpoints(runtime: Runtime) -> None:
         runtime.endpoints.add(provider, url, iso(runtime.clock.now()))
 
 
+async def _save_recording(app: web.Application) -> None:
+    """`--record FILE`: the requests served, as a replayable scenario, written at shutdown."""
+    runtime = app[RUNTIME]
+    if runtime.recorder is not None:
+        Path(runtime.settings.record).write_text(runtime.recorder.to_yaml())
+
+
 def _load_scenarios(runtime: Runtime) -> None:
     """`--scenario FILE`: its rules apply to every tenant from the start."""
     for path in runtime.settings.scenarios:
@@ -57,7 +66,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     runtime = Runtime.build(settings)
     errors = ErrorRouter(fallback=control.style)
     app = web.Application(
-        middlewares=[cors, errors.middleware(), fault_middleware(errors)], client_max_size=settings.max_body_bytes
+        middlewares=[cors, errors.middleware(), record, fault_middleware(errors)], client_max_size=settings.max_body_bytes
     )
     app[RUNTIME] = runtime
     for provider in providers():
@@ -70,4 +79,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     _register_endpoints(runtime)
     _load_scenarios(runtime)
     app.cleanup_ctx.append(_deliver_webhooks)
+    if settings.record:
+        runtime.start_recording()
+        app.on_cleanup.append(_save_recording)
     return app

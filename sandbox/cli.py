@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario", action="append", dest="scenarios", default=None, metavar="FILE",
         help="load a scenario's outcome rules at start; repeatable (SANDBOX_SCENARIOS)",
     )
+    serve.add_argument("--record", default=None, metavar="FILE", help="write the requests served as a replayable scenario at shutdown")
     serve.add_argument("--webhook-timeout", dest="webhook_timeout_seconds", type=float, default=None, help="seconds per attempt (10)")
     serve.add_argument("--bt-jwks", default=None, help="JWKS file or URL: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWKS)")
     serve.add_argument(

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     scenarios: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="scenario files whose rules apply from the start (comma-separated in SANDBOX_SCENARIOS)"
     )
+    record: str | None = Field(None, description="write the requests served as a scenario to this file at shutdown")
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=300)
     dino_approval_threshold_cents: int = Field(50_000, gt=0, description="Authorize at or above this needs approval")
     bt_jwks: str | None = Field(None, description="JWKS file or URL: verify Basis Theory AI JWT signatures strictly")

@@ -80,3 +80,17 @@ def test_a_pem_file_without_a_key_exits_2(tmp_path):
     bogus.write_text("not a key")
     result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--bt-jwt-public-key", str(bogus)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "cannot load" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_record_writes_a_scenario_at_shutdown(serve, tmp_path):
+    out = tmp_path / "recorded.yaml"
+    port = free_port()
+    proc = serve("--port", str(port), "--seed", "4", "--record", str(out))
+    proc.stdout.readline()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/purchase-intents", headers={"Authorization": "Bearer din_test_rec"})
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        assert resp.status == 200
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    text = out.read_text()
+    assert "name: recorded" in text and "path: /v1/purchase-intents" in text and "din_test_rec" in text

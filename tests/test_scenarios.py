@@ -128,3 +128,33 @@ def test_validate_reports_missing_files(tmp_path):
     out = io.StringIO()
     assert validate_files([str(tmp_path / "nope.yaml")], out) == 1
     assert "FAIL" in out.getvalue()
+
+
+async def test_record_then_replay_round_trips(make_api, tmp_path):
+    from tests.bt import Bt
+    from tests.cm import Cm
+
+    api = await make_api(seed=8)
+    status, _ = await api.control("POST", "/_sandbox/recording", {"enabled": True})
+    assert status == 200
+    intent = await api.issued_intent()
+    await api.control("POST", f"/_sandbox/dino/purchase-intents/{intent['id']}/execute")
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 30})
+    bt_intent = await Bt(api.client).intent("4000056655665556")
+    await Bt(api.client).verify(bt_intent["id"], "START")
+    await Cm(api.client).active_intent()
+    await api.control("GET", "/_sandbox/events")  # reads are not recorded
+    async with api.client.get("/_sandbox/recording") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    assert intent["id"] not in text  # ids became references
+    assert "${s1.id}" in text and "advance_clock" in text and "/_sandbox/events" not in text
+    path = tmp_path / "recorded.yaml"
+    path.write_text(text)
+    results = await run(load(path))
+    assert results and all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
+
+
+async def test_recording_is_off_until_asked(api):
+    status, body = await api.control("GET", "/_sandbox/recording")
+    assert status == 404

@@ -5,12 +5,18 @@ from __future__ import annotations
 import orjson
 import yaml
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError
 from sandbox.core.http import json_response
 from sandbox.core.runtime import SYSTEM
 from sandbox.core.scenarios.loader import ScenarioError, parse
+
+class Recording(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
@@ -44,7 +50,22 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
             raise SandboxError(ErrorKind.NOT_FOUND, f"scenario {call.param('id')} is not loaded")
         return Reply(None, 204)
 
+    async def recording(request: web.Request) -> web.Response:
+        if rt.recorder is None:
+            raise SandboxError(ErrorKind.NOT_FOUND, "not recording: start with POST /_sandbox/recording or sandbox serve --record")
+        return web.Response(text=rt.recorder.to_yaml(), content_type="application/yaml")
+
+    def toggle(call: Call) -> Reply:
+        enabled = call.parse(Recording).enabled
+        if enabled:
+            rt.start_recording()
+        else:
+            rt.recorder = None
+        return Reply({"recording": enabled})
+
     return [
+        web.get("/_sandbox/recording", recording),
+        api.route("POST", "/_sandbox/recording", toggle),
         web.post("/_sandbox/scenarios", load),
         api.route("GET", "/_sandbox/scenarios", list_loaded),
         api.route("DELETE", "/_sandbox/scenarios/{id}", unload),

@@ -12,6 +12,7 @@ from sandbox.core.clock import Clock
 from sandbox.core.events import EventLog
 from sandbox.core.idempotency import IdempotencyStore
 from sandbox.core.ids import IdFactory
+from sandbox.core.scenarios.recorder import Recorder
 from sandbox.core.scenarios.rules import RuleBook
 from sandbox.core.store import MemoryStore, Store
 from sandbox.core.webhooks.endpoints import EndpointRegistry
@@ -31,6 +32,7 @@ class Runtime:
     endpoints: EndpointRegistry
     outbox: Outbox
     rules: RuleBook = field(default_factory=RuleBook)
+    recorder: Recorder | None = None  # on with --record or POST /_sandbox/recording
     provider_names: list[str] = field(default_factory=list)
 
     @classmethod
@@ -49,6 +51,11 @@ class Runtime:
         events = EventLog(settings.max_events)
         events.subscribe(outbox.publish)
         return cls(settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, rules)
+
+    def start_recording(self) -> Recorder:
+        clock = self.clock.describe()["now"] if self.clock.frozen else None
+        self.recorder = Recorder("recorded", self.settings.effective_seed, clock)
+        return self.recorder
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
         """Forget objects, events, idempotency keys and id streams, for everything or a part."""

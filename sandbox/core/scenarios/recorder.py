@@ -1,0 +1,79 @@
+"""Record the requests a sandbox serves as a replayable scenario (`--record`).
+
+Ids that answers hand out become `${step.path}` references in later requests, so the
+recording replays on a fresh sandbox whatever ids it produces. Each step expects the status
+it got, and the object's `status` / `phase` when the answer has one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+KEPT_HEADERS = frozenset({"authorization", "x-api-key", "bt-api-key", "idempotency-key"})
+ID_KEY = re.compile(r"(^id$|Id$|_id$)")
+STATE_KEYS = ("status", "phase")
+MAX_STEPS = 10_000  # a recording left on under load must not grow without bound
+
+
+@dataclass(slots=True)
+class Recorder:
+    name: str
+    seed: int
+    clock: str | None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    _refs: dict[str, str] = field(default_factory=dict)  # id value -> ${step.path}
+
+    def request(self, method: str, path: str, headers: dict[str, str], body: Any, status: int, answer: Any) -> None:
+        if len(self.steps) >= MAX_STEPS:
+            return
+        if path == "/_sandbox/clock/advance" and isinstance(body, dict) and "seconds" in body:
+            self.steps.append({"advance_clock": {"seconds": body["seconds"]}})
+            return
+        name = f"s{len(self.steps) + 1}"
+        request: dict[str, Any] = {"method": method, "path": self._refer(path)}
+        kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+        if kept:
+            request["headers"] = self._refer(kept)
+        if body is not None:
+            request["body"] = self._refer(body)
+        expect: dict[str, Any] = {"status": status}
+        if isinstance(answer, dict):
+            state = {k: answer[k] for k in STATE_KEYS if isinstance(answer.get(k), str)}
+            if state:
+                expect["body"] = state
+        self.steps.append({"name": name, "request": request, "expect": expect})
+        self._learn(name, answer, [])
+
+    def to_yaml(self) -> str:
+        document: dict[str, Any] = {"name": self.name, "description": "Recorded by sandbox serve --record", "seed": self.seed}
+        if self.clock:
+            document["clock"] = self.clock
+        document["steps"] = self.steps
+        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+
+    def _learn(self, name: str, value: Any, path: list[str]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, str) and ID_KEY.search(key) and len(item) >= 8 and item not in self._refs:
+                    self._refs[item] = "${" + ".".join([name, *path, key]) + "}"
+                else:
+                    self._learn(name, item, [*path, key])
+        elif isinstance(value, list):
+            for index, item in enumerate(value[:50]):
+                self._learn(name, item, [*path, str(index)])
+
+    def _refer(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for known, ref in self._refs.items():
+                if known in value:
+                    value = ref if value == known else value.replace(known, ref)
+            return value
+        if isinstance(value, dict):
+            return {k: self._refer(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._refer(v) for v in value]
+        return value
