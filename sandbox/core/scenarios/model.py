@@ -15,10 +15,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A whole value taken from `vars` or an earlier answer, e.g. `headers: "${vars.auth}"`.
+Reference = Annotated[str, Field(pattern=r"^\$\{[A-Za-z_][A-Za-z0-9_.\-]*\}$")]
+
+
 class Request(Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: Annotated[str, Field(pattern=r"^/")]
-    headers: dict[str, str] = Field(default_factory=dict)
+    path: Annotated[str, Field(pattern=r"^(/|\$\{)")]
+    headers: dict[str, str] | Reference = Field(default_factory=dict)
     body: Any = None
 
 
