@@ -225,3 +225,30 @@ def test_the_json_schema_is_printed():
     out = subprocess.run([sys.executable, "-m", "sandbox", "scenarios", "schema"], capture_output=True, text=True, timeout=60)
     schema = json.loads(out.stdout)
     assert {"name", "rules", "steps"} <= set(schema["properties"]) and len(schema["properties"]["steps"]["items"]["oneOf"]) == 3
+
+
+async def test_an_otp_rule_accepts_or_rejects_whatever_is_typed(make_api):
+    from tests.bt import Bt
+
+    api = await make_api()
+    bt = Bt(api.client)
+    await load(api, "name: otp\nrules:\n  - {provider: basistheory, on: validate_otp, when: {payload.otpCode: '999999'}, then: {result: accept}}\n"
+                    "  - {provider: basistheory, on: validate_otp, when: {payload.otpCode: '123456'}, then: {result: reject}}\n")
+    intent = await bt.intent("4000000000000002")
+    await bt.verify(intent["id"], "START")
+    await bt.verify(intent["id"], "SELECT_OTP", methodId="otp-sms")
+    assert (await bt.verify(intent["id"], "VALIDATE_OTP", otpCode="123456"))[1]["status"] == "ERROR"
+    assert (await bt.verify(intent["id"], "VALIDATE_OTP", otpCode="999999"))[1]["status"] == "CREATE_PASSKEY"
+
+
+async def test_a_credentials_rule_refuses(make_api):
+    from tests.cm import Cm
+
+    api = await make_api()
+    cm = Cm(api.client)
+    await load(api, "name: c\nrules:\n  - {provider: crossmint, on: issue_credentials, when: {request.merchant.countryCode: FR}, "
+                    "then: {refuse: {status: 403, code: MERCHANT_NOT_ALLOWED, message: Merchant not allowed}}}\n")
+    intent = await cm.active_intent()
+    status, body, _ = await cm.credentials(intent["orderIntentId"], merchant={"name": "Shop", "url": "https://shop.fr", "countryCode": "FR"})
+    assert (status, body["code"], body["message"]) == (403, "MERCHANT_NOT_ALLOWED", "Merchant not allowed")
+    assert (await cm.credentials(intent["orderIntentId"]))[0] == 201

@@ -91,6 +91,20 @@ class ExecutionOutcome(Strict):
     failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
+class OtpOutcome(Strict):
+    result: Literal["accept", "reject"]  # whatever code the cardholder typed
+
+
+class Refusal(Strict):
+    status: Annotated[int, Field(ge=400, le=599)] = 422
+    code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    message: Annotated[str, Field(min_length=1, max_length=500)] = "Refused by a sandbox scenario"
+
+
+class CredentialsOutcome(Strict):
+    refuse: Refusal
+
+
 class Delivery(Strict):
     status: Annotated[int, Field(ge=100, le=599)] | None = None  # the receiver's scripted answer; it is not called
     latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0  # delays the attempt
@@ -113,6 +127,8 @@ OUTCOMES: dict[tuple[str | None, str], type[Strict]] = {
     ("dino", "execute"): ExecutionOutcome,
     ("basistheory", "create_purchase_intent"): PurchaseIntentOutcome,
     ("crossmint", "create_order_intent"): OrderIntentOutcome,
+    ("basistheory", "validate_otp"): OtpOutcome,
+    ("crossmint", "issue_credentials"): CredentialsOutcome,
     ("dino", "deliver"): DeliveryOutcome,
     ("crossmint", "deliver"): DeliveryOutcome,
     ("basistheory", "deliver"): DeliveryOutcome,

@@ -21,7 +21,7 @@ from sandbox.providers.basistheory.machine import Action
 from sandbox.providers.basistheory.models import (
     CreatePaymentMethod, CreatePurchaseIntent, PaymentMethod, PurchaseIntent, Verify, VirtualCard,
 )
-from sandbox.providers.basistheory.verification import BadPayload, OutOfOrder, Session
+from sandbox.providers.basistheory.verification import SANDBOX_OTP, BadPayload, OutOfOrder, Session
 
 PROVIDER = "basistheory"
 INTENT_LIFETIME = timedelta(hours=24)
@@ -147,8 +147,9 @@ class BasisTheoryAiService:
                 f"Purchase intent {intent.id} is {intent.status}; only intents in status verify can be verified",
                 details={"status": intent.status},
             )
+        payload = self._scripted_otp(project, intent, request)
         try:
-            answer = intent.verification.advance(request.action, request.payload, links_base)
+            answer = intent.verification.advance(request.action, payload, links_base)
         except BadPayload as exc:
             raise invalid_field(exc.field, str(exc)) from None
         except OutOfOrder as exc:
@@ -183,6 +184,17 @@ class BasisTheoryAiService:
     def _brand_of(self, intent: PurchaseIntent) -> str:
         method = self.rt.store.get(Space(PROVIDER, intent.project_id), _pm_kind(intent.entity_id), intent.payment_method_id)
         return method.brand if method else "visa"
+
+    def _scripted_otp(self, project: str, intent: PurchaseIntent, request: Verify) -> dict[str, Any]:
+        """A scenario may accept or reject an OTP whatever was typed (`on: validate_otp`)."""
+        if request.action != "VALIDATE_OTP" or not isinstance(request.payload.get("otpCode"), str):
+            return request.payload
+        context = {"payload": request.payload, "purchase_intent": intent.to_wire(with_card=False)}
+        outcome = self.rt.rules.decide(PROVIDER, "validate_otp", project, context)
+        if outcome is None:
+            return request.payload
+        code = SANDBOX_OTP if outcome.result == "accept" else ("000000" if SANDBOX_OTP != "000000" else "111111")
+        return {**request.payload, "otpCode": code}
 
     def _scripted_profile(self, project: str, request: CreatePurchaseIntent, method: PaymentMethod) -> magic.Profile | None:
         """A scenario rule's outcome for this intent, as a magic card would give it."""

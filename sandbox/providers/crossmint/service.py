@@ -199,6 +199,11 @@ class CrossmintService:
             raise machine.wrong_phase(intent.id, intent.phase, "'active'")
         if self.rt.store.get(Space(PROVIDER, project), _kind("agent", user), intent.agent_id) is None:
             raise SandboxError(ErrorKind.INVALID_STATE, f"agent {intent.agent_id} was deleted; its order intents no longer work")
+        context = {"request": body.model_dump(exclude_unset=True), "order_intent": intent.to_wire()}
+        scripted = self.rt.rules.decide(PROVIDER, "issue_credentials", project, context)
+        if scripted is not None:
+            refusal = scripted.refuse
+            raise SandboxError(ErrorKind.INVALID_STATE, refusal.message, status=refusal.status, code=refusal.code)
         amount, now = body.total(), self.rt.clock.now()
         self._enforce_mandates(intent, amount, now)
         method = self.rt.store.get(Space(PROVIDER, project), _kind("payment_method", user), intent.payment_method_id)
