@@ -236,6 +236,10 @@ class RuleBook:
     def unload(self, scenario_id: str) -> bool:
         return self._loaded.pop(scenario_id, None) is not None
 
+    def __bool__(self) -> bool:
+        """Whether any scenario is loaded: the one check on the hot path when none is."""
+        return bool(self._loaded)
+
     def all(self) -> list[Loaded]:
         return list(self._loaded.values())
 

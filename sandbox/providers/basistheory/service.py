@@ -193,8 +193,7 @@ class BasisTheoryAiService:
         outcome = self.rt.rules.decide(PROVIDER, "validate_otp", project, context)
         if outcome is None:
             return request.payload
-        code = SANDBOX_OTP if outcome.result == "accept" else ("000000" if SANDBOX_OTP != "000000" else "111111")
-        return {**request.payload, "otpCode": code}
+        return {**request.payload, "otpCode": SANDBOX_OTP if outcome.result == "accept" else "000000"}
 
     def _scripted_profile(self, project: str, request: CreatePurchaseIntent, method: PaymentMethod) -> magic.Profile | None:
         """A scenario rule's outcome for this intent, as a magic card would give it."""

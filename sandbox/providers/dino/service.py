@@ -83,9 +83,8 @@ class DinoService:
         intent = self.get(tenant, intent_id)
         machine.check(intent, Action.APPROVE)  # refuse before recording anything
         expected = request.expected_total_cents or intent.request.max_total_cents
-        scripted = self.rt.rules.decide(
-            "dino", "authorize", tenant, {"request": {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}, "purchase_intent": intent.to_wire()}
-        )
+        asked = {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}
+        scripted = self.rt.rules.decide("dino", "authorize", tenant, {"request": asked, "purchase_intent": intent.to_wire()})
         decision = policy.scripted(scripted) if scripted else policy.authorize(
             intent.request.product_url, intent.request.max_total_cents, expected, self.rt.settings.dino_approval_threshold_cents
         )
