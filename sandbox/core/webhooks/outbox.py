@@ -92,7 +92,7 @@ class Outbox:
         self, clock: Clock, registry: EndpointRegistry, schemes: dict[str, str], make_id, settings: OutboxSettings,
         rules: RuleBook | None = None,
     ) -> None:
-        self._rules = rules or RuleBook()
+        self._rules = rules if rules is not None else RuleBook()
         self._clock = clock
         self._registry = registry
         self.schemes = schemes  # provider -> signing scheme name, filled in as providers are added
