@@ -158,3 +158,22 @@ async def test_record_then_replay_round_trips(make_api, tmp_path):
 async def test_recording_is_off_until_asked(api):
     status, body = await api.control("GET", "/_sandbox/recording")
     assert status == 404
+
+
+def test_a_bad_regex_or_a_misspelled_step_is_a_message_not_a_crash():
+    text = "name: r\nrules:\n  - {on: request, when: {path: {regex: '(unclosed'}}, then: {fault: {status: 503}}}\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse(text, "r.yaml")
+    assert "invalid regex" in str(caught.value.problems[0]) and caught.value.problems[0].line == 3
+    with pytest.raises(ScenarioError) as caught:
+        parse("name: s\nsteps:\n  - reqest: {path: /x}\n", "s.yaml")
+    assert "did you mean 'request'?" in str(caught.value.problems[0])
+
+
+async def test_references_work_in_expectations(tmp_path):
+    path = tmp_path / "refs.yaml"
+    path.write_text(FAILING.split("  - name: authorize")[0].replace("expect: {status: 201}", "expect: {status: 201}")
+                    + "  - name: read\n    request: {path: \"/v1/purchase-intents/${create.id}\", headers: {Authorization: \"Bearer din_test_qa\"}}\n"
+                    + "    expect: {status: 200, body: {id: \"${create.id}\"}}\n")
+    results = await run(load(path))
+    assert all(r.passed for r in results), [(r.name, r.problems) for r in results]

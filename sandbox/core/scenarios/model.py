@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Annotated, Any, Literal
 
@@ -96,7 +97,9 @@ def typed_steps(steps: list[dict[str, Any]]) -> tuple[list[Step], list[FieldErro
     for index, step in enumerate(steps):
         kinds = [kind for kind in STEP_KINDS if kind in step]
         if len(kinds) != 1:
-            problems.append(FieldError(f"steps.{index}", f"a step has exactly one of: {', '.join(STEP_KINDS)}"))
+            close = [m for key in step for m in difflib.get_close_matches(str(key), STEP_KINDS, n=1)]
+            hint = f"; did you mean {close[0]!r}?" if close and not kinds else ""
+            problems.append(FieldError(f"steps.{index}", f"a step has exactly one of: {', '.join(STEP_KINDS)}{hint}"))
             continue
         model = STEP_KINDS[kinds[0]]
         found = model_errors(model, step, ("steps", index))

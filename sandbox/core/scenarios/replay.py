@@ -69,7 +69,7 @@ class Replayer:
             text = await resp.text()
             payload = _json(text, resp.content_type)
             self.answers[name] = payload
-            problems = _check(step, resp.status, resp.headers, payload)
+            problems = _check(step.expect, self._resolve, resp.status, resp.headers, payload)
         return StepResult(name, not problems, problems, detail=f"{req.method} {path} -> {resp.status}")
 
     async def _webhook(self, name: str, step: WebhookStep) -> StepResult:
@@ -104,12 +104,13 @@ class Replayer:
     def _lookup(self, match: re.Match) -> Any:
         step, path = match.group(1), [p for p in match.group(2).split(".") if p]
         if step not in self.answers:
-            raise LookupError(f"${{{step}…}} refers to no earlier named request step")
+            raise LookupError(f"{match.group(0)} refers to no earlier named request step {step!r}")
         value = self.answers[step]
         for part in path:
             value = _child(value, part)
             if value is MISSING:
-                raise LookupError(f"{match.group(0)}: the answer of {step!r} has no {'.'.join(path)}")
+                owner = "vars" if step == "vars" else f"the answer of {step!r}"
+                raise LookupError(f"{match.group(0)}: {owner} has no {'.'.join(path)!r}")
         return value
 
 
@@ -130,18 +131,19 @@ def _json(text: str, content_type: str) -> Any:
         return text
 
 
-def _check(step: RequestStep, status: int, headers, payload: Any) -> list[str]:
-    expect = step.expect
+def _check(expect, resolve, status: int, headers, payload: Any) -> list[str]:
+    """Differences from the expectation; references in it are filled in first."""
     if expect is None:
         return []
     problems = []
     if expect.status is not None and expect.status != status:
-        problems.append(f"status: expected {expect.status}, got {status}")
-    for header, wanted in expect.headers.items():
+        answer = json.dumps(payload)[:300] if not isinstance(payload, str) else payload[:300]
+        problems.append(f"status: expected {expect.status}, got {status} (answer: {answer})")
+    for header, wanted in resolve(expect.headers).items():
         if headers.get(header) != wanted:
             problems.append(f"header {header}: expected {wanted!r}, got {headers.get(header)!r}")
     if expect.body is not None:
-        problems += subset_diff(expect.body, payload, "body")
+        problems += subset_diff(resolve(expect.body), payload, "body")
     return problems
 
 

@@ -154,12 +154,16 @@ class Rule(Strict):
                 if unknown:
                     raise ValueError(f"when.{path}: unknown operator {sorted(unknown)[0]!r}; use {', '.join(OPERATORS)}")
                 if "regex" in condition:
-                    re.compile(condition["regex"])
+                    try:
+                        re.compile(condition["regex"])
+                    except (re.error, TypeError) as exc:
+                        raise ValueError(f"when.{path}: invalid regex: {exc}") from None
         try:
             OUTCOMES[(self.provider, self.on)].model_validate(self.then)
         except ValidationError as exc:
             first = from_validation(exc).fields[0]
-            raise ValueError(f"then.{first.field}: {first.message}") from None
+            where = "then" if first.field == "body" else f"then.{first.field}"  # "body": the outcome as a whole
+            raise ValueError(f"{where}: {first.message}") from None
         return self
 
     def outcome(self) -> Any:
