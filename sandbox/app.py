@@ -18,12 +18,13 @@ from sandbox.core.scenarios.loader import ScenarioError, load
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
 from sandbox.providers import Provider
 from sandbox.providers.basistheory import BasisTheoryAi
+from sandbox.providers.btplatform import BasisTheoryPlatform
 from sandbox.providers.crossmint import Crossmint
 from sandbox.providers.dino import Dino
 
 
 def providers() -> list[Provider]:
-    return [Dino(), Crossmint(), BasisTheoryAi()]
+    return [Dino(), Crossmint(), BasisTheoryAi(), BasisTheoryPlatform()]
 
 
 async def _deliver_webhooks(app: web.Application):

@@ -7,7 +7,7 @@ async def test_health(api):
     status, body = await api.control("GET", "/_sandbox/health")
     assert status == 200
     assert body["status"] == "ok"
-    assert body["providers"] == ["dino", "crossmint", "basistheory"]
+    assert body["providers"] == ["dino", "crossmint", "basistheory", "btplatform"]
     assert body["version"] and body["seed"] == 7
     assert body["clock"] == {"now": START, "frozen": True, "offset_seconds": body["clock"]["offset_seconds"]}
 

@@ -23,5 +23,16 @@ async def passkey(request: web.Request) -> web.Response:
     return render_page("Passkey (sandbox)", body, note="Basis Theory sandbox: stands in for the card network's passkey page.")
 
 
+async def redirect(request: web.Request) -> web.Response:
+    """Where a Mastercard `redirect_required` sends the cardholder (Managed Authentication)."""
+    reference = escape(request.match_info["id"])
+    body = (
+        f"<p>Mastercard authentication for <code>{reference}</code> is simulated by the sandbox.</p>"
+        "<p>The cardholder is done here: finish with <code>verify/complete</code> (an enrollment) or "
+        "<code>verify/passkey</code> (an instruction).</p>"
+    )
+    return render_page("Mastercard authentication (sandbox)", body, note="Basis Theory sandbox: stands in for Mastercard's hosted page.")
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.get("/_sandbox/basistheory/passkey", passkey)]
+    return [web.get("/_sandbox/basistheory/passkey", passkey), web.get("/_sandbox/basistheory/redirect/{id}", redirect)]

@@ -1,0 +1,23 @@
+"""The Basis Theory platform API (api.basistheory.com): card tokens and agentic enrollments,
+agents, instructions and credentials, as the official SDK `basistheoryclient` calls them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sandbox.core.api import ProviderApi
+from sandbox.core.runtime import Runtime
+from sandbox.providers.btplatform import routes
+from sandbox.providers.btplatform.errors import PROBLEM_DETAILS
+from sandbox.providers.btplatform.service import BasisTheoryPlatformService
+
+
+class BasisTheoryPlatform:
+    name = "btplatform"
+    webhook_scheme = "standard"  # see sandbox.core.webhooks.signing; BT-SIGNATURE is not built yet
+    prefixes = ("/tokens", "/agentic/")
+    style = PROBLEM_DETAILS
+
+    def routes(self, runtime: Runtime) -> list[web.RouteDef]:
+        api = ProviderApi(runtime, self.name, routes.authenticate, self.style)
+        return routes.routes(api, BasisTheoryPlatformService(runtime))

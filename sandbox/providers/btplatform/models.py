@@ -1,0 +1,270 @@
+"""Basis Theory platform request bodies (snake_case, as the SDK sends them) and stored objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from sandbox.core.cards import number_problem
+from sandbox.core.fields import Email
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Body(BaseModel):
+    # The SDK's models allow extra fields; unknown ones are accepted and ignored here too.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CardData(Body):
+    number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    expiration_month: Annotated[int, Field(ge=1, le=12)]
+    expiration_year: Annotated[int, Field(ge=2000, le=2100)]
+    cvc: Annotated[str, BeforeValidator(_text), StringConstraints(pattern=r"^\d{3,4}$")] | None = None
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        problem = number_problem(value)
+        if problem:
+            raise ValueError(f"The number {problem}.")
+        return value
+
+
+class TokenCreate(Body):
+    type: Literal["card"]
+    data: CardData
+    metadata: dict[str, str | None] | None = None
+
+
+class InstanceDetails(Body):
+    ip_address: str | None = None
+    brand: str | None = None
+    type: str | None = None
+
+
+class AgentCreate(Body):
+    name: NonEmpty
+    enrollment_ids: list[str] | None = None
+    instance_details: InstanceDetails | None = None
+
+
+class AgentUpdate(Body):
+    name: NonEmpty | None = None
+    enrollment_ids: list[str] | None = None
+    instance_details: InstanceDetails | None = None
+
+
+class Consumer(Body):
+    email: Email
+    id: str | None = None
+    country_code: str | None = None
+    language_code: str | None = None
+
+
+class EnrollmentCreate(Body):
+    token_id: NonEmpty
+    consumer: Consumer
+    agent_id: str | None = None
+    agent_ids: list[str] | None = None
+    wallet_name: str | None = None
+    type: Literal["agentic", "autofill", "spt"] = "agentic"
+    provider: Literal["stripe"] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> EnrollmentCreate:
+        if self.agent_id is not None and self.agent_ids is not None:
+            raise ValueError("agent_id and agent_ids are mutually exclusive")
+        if self.type == "spt" and self.provider is None:
+            raise ValueError("provider is required when type is spt")
+        if self.type != "spt" and self.provider is not None:
+            raise ValueError("provider is only allowed when type is spt")
+        return self
+
+
+class DeviceContext(Body):
+    screen_height: int
+    screen_width: int
+    user_agent_string: str
+    language_code: str
+    time_zone: str
+    java_script_enabled: bool
+    client_device_id: str
+    client_reference_id: str
+    platform_type: Literal["WEB", "MOBILE", "NATIVE"]
+
+
+class VerifyStart(Body):
+    device_context: DeviceContext
+
+
+class VerifyMethod(Body):
+    method_id: NonEmpty
+
+
+class VerifyOtp(Body):
+    otp_code: NonEmpty
+
+
+class VerifyComplete(Body):
+    assurance_data: dict[str, Any] | None = None
+    src_correlation_id: str | None = None
+
+
+class VerifyPasskey(Body):
+    assurance_data: dict[str, Any]
+    src_correlation_id: str | None = None
+    flow_id: str | None = None
+
+
+class Amount(Body):
+    value: str
+    currency: str | None = "USD"
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _decimal(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("The value must be a decimal string such as \"25.00\".")
+        try:
+            if Decimal(value) <= 0:
+                raise ValueError("The value must be more than 0.")
+        except InvalidOperation:
+            raise ValueError("The value must be a decimal string such as \"25.00\".") from None
+        return value
+
+
+class Recurring(Body):
+    frequency: Literal["weekly", "monthly", "yearly"]
+
+
+class InstructionCreate(Body):
+    enrollment_id: NonEmpty
+    amount: Amount
+    description: NonEmpty
+    expires_at: datetime
+    recurring: Recurring | None = None
+
+
+class InstructionUpdate(Body):
+    amount: Amount | None = None
+    description: NonEmpty | None = None
+    expires_at: datetime | None = None
+
+
+class Merchant(Body):
+    name: NonEmpty
+    url: NonEmpty
+    country_code: NonEmpty
+    category_code: str | None = None
+
+
+class Product(Body):
+    name: str
+    price: float
+    quantity: int
+
+
+class CredentialsCreate(Body):
+    merchant: Merchant | None = None
+    products: list[Product] | None = None
+    amount: Amount | None = None
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: str | None = None
+    enrollment_id: str | None = None
+
+
+@dataclass(slots=True)
+class Token:
+    id: str
+    tenant_id: str
+    brand: str
+    bin: str
+    last4: str
+    expiration_month: int
+    expiration_year: int
+    fingerprint: str
+    number: str  # kept for the mock PAN only; never rendered
+    metadata: dict[str, Any] | None
+    created_at: str
+
+    def card(self) -> dict[str, Any]:
+        return {"bin": self.bin, "last4": self.last4, "expiration_month": self.expiration_month,
+                "expiration_year": self.expiration_year, "brand": self.brand, "funding": "credit"}
+
+    def to_wire(self) -> dict[str, Any]:
+        masked = "X" * (len(self.number) - 4) + self.last4
+        return {
+            "id": self.id, "type": "card", "tenant_id": self.tenant_id,
+            "data": {"number": masked, "expiration_month": self.expiration_month, "expiration_year": self.expiration_year},
+            "card": self.card(), "fingerprint": self.fingerprint, "metadata": self.metadata,
+            "mask": {"number": "{{ data.number | reveal_last: 4 }}"}, "created_at": self.created_at,
+        }
+
+
+@dataclass(slots=True)
+class Agent:
+    id: str
+    name: str
+    enrollment_ids: list[str]
+    instance_details: dict[str, Any] | None
+    created_at: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "status": "active", "enrollment_ids": list(self.enrollment_ids),
+                "instance_details": self.instance_details, "created_at": self.created_at}
+
+
+@dataclass(slots=True)
+class Enrollment:
+    id: str
+    token_id: str
+    card: dict[str, Any]
+    agent_ids: list[str]
+    wallet_name: str
+    type: str
+    provider: str
+    status: str
+    created_at: str
+    profile: Any  # magic.Profile
+    step: str = "new"  # verification progress: new -> challenge -> otp_sent -> device_bound | redirect | passkey
+    method_id: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "token_id": self.token_id, "card": self.card, "agent_ids": list(self.agent_ids),
+                "wallet_name": self.wallet_name, "type": self.type, "provider": self.provider, "status": self.status,
+                "created_at": self.created_at}
+
+
+@dataclass(slots=True)
+class Instruction:
+    id: str
+    agent_id: str
+    enrollment_id: str
+    amount: dict[str, Any]
+    description: str
+    expires_at: str
+    expires_ts: float
+    status: str
+    type: str
+    created_at: str
+    recurring: dict[str, Any] | None = None
+    credential_type: str = "card"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "enrollment_id": self.enrollment_id, "amount": self.amount, "description": self.description,
+                "expires_at": self.expires_at, "recurring": self.recurring, "status": self.status, "type": self.type,
+                "credential_type": self.credential_type, "created_at": self.created_at}

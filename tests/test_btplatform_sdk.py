@@ -1,0 +1,129 @@
+"""The official Basis Theory SDK (`basistheoryclient`), unmodified, against `sandbox serve`."""
+
+import re
+import urllib.request
+
+import pytest
+from basis_theory import BasisTheory
+from basis_theory.errors import BadRequestError, NotFoundError, UnauthorizedError, UnprocessableEntityError
+
+from tests.conftest import free_port
+
+DEVICE = {
+    "screen_height": 800, "screen_width": 1200, "user_agent_string": "Mozilla/5.0", "language_code": "en-US",
+    "time_zone": "UTC", "java_script_enabled": True, "client_device_id": "device-1", "client_reference_id": "ref-1",
+    "platform_type": "WEB",
+}
+NO_RETRIES = {"max_retries": 0}
+
+
+@pytest.fixture
+def base_url(serve):
+    port = free_port()
+    serve("--port", str(port), "--seed", "12", "--clock", "2026-01-01T00:00:00Z").stdout.readline()
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def bt(base_url):
+    return BasisTheory(api_key="key_test_sdk", base_url=base_url)
+
+
+def card_token(bt, number):
+    return bt.tokens.create(type="card", data={"number": number, "expiration_month": 12, "expiration_year": 2030, "cvc": "123"})
+
+
+def test_tokens_are_masked(bt):
+    token = card_token(bt, "4242424242424242")
+    assert token.type == "card" and token.data["number"] == "XXXXXXXXXXXX4242"
+    assert token.card.last4 == "4242" and token.card.brand == "visa" and token.fingerprint
+    assert bt.tokens.get(token.id).id == token.id
+    bt.tokens.delete(token.id)
+    with pytest.raises(NotFoundError):
+        bt.tokens.get(token.id)
+
+
+def test_the_passkey_bypass_path(bt):
+    token = card_token(bt, "4000056655665556")
+    enrollment = bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "jane@example.com"})
+    assert enrollment.status == "pending_verification" and enrollment.card.last4 == "5556" and enrollment.provider
+    assert bt.agentic.enrollments.verify.start(enrollment.id, device_context=DEVICE).status == "approved"
+    assert bt.agentic.enrollments.get(enrollment.id).status == "active"
+
+
+def test_the_otp_path_then_an_agent_instruction_and_credentials(bt):
+    token = card_token(bt, "4000000000000002")
+    enrollment = bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "jane@example.com"})
+    started = bt.agentic.enrollments.verify.start(enrollment.id, device_context=DEVICE)
+    assert started.status == "challenge" and started.methods and started.methods[0].id and started.methods[0].type
+    assert bt.agentic.enrollments.verify.method(enrollment.id, method_id=started.methods[0].id).status == "otp_sent"
+    assert bt.agentic.enrollments.verify.otp(enrollment.id, otp_code="000000").status == "device_bound"
+    assert bt.agentic.enrollments.verify.complete(enrollment.id).status == "verified"
+    assert bt.agentic.enrollments.get(enrollment.id).status == "active"
+
+    agent = bt.agentic.agents.create(name="Shopper", enrollment_ids=[enrollment.id])
+    assert agent.status == "active" and agent.enrollment_ids == [enrollment.id]
+    instruction = bt.agentic.agents.instructions.create(
+        agent.id, enrollment_id=enrollment.id, amount={"value": "25.00", "currency": "USD"},
+        description="Groceries", expires_at="2026-01-02T00:00:00Z",
+    )
+    assert instruction.status == "pending_verification"
+    verification = bt.agentic.agents.instructions.verify.start(agent.id, instruction.id, device_context=DEVICE)
+    assert verification.status == "passkey_required" and verification.passkey_context.action == "AUTHENTICATE"
+    approved = bt.agentic.agents.instructions.verify.passkey(agent.id, instruction.id, assurance_data={"identifier": "x"})
+    assert approved.status == "approved"
+    with pytest.raises(BadRequestError):
+        bt.agentic.agents.instructions.credentials.create(agent.id, instruction.id, request_options=NO_RETRIES)
+    credentials = bt.agentic.agents.instructions.credentials.create(
+        agent.id, instruction.id, merchant={"name": "Shop", "url": "https://shop.example.com", "country_code": "US"},
+        products=[{"name": "Milk", "price": 4.99, "quantity": 2}],
+    )
+    assert re.fullmatch(r"^400000100000\d{4}$", credentials.card.number) and credentials.card.number.endswith("0002")
+    with pytest.raises(UnprocessableEntityError):
+        bt.agentic.agents.instructions.credentials.create(
+            agent.id, instruction.id, merchant={"name": "Shop", "url": "https://shop.example.com", "country_code": "US"},
+            amount={"value": "25.01", "currency": "USD"}, request_options=NO_RETRIES,
+        )
+
+
+def test_mastercard_redirect_path_through_the_hosted_page(bt):
+    token = card_token(bt, "5555555555554444")
+    enrollment = bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "jane@example.com"})
+    started = bt.agentic.enrollments.verify.start(enrollment.id, device_context=DEVICE)
+    assert started.status == "redirect_required" and started.redirect.uri_type == "WEB_URI"
+    with urllib.request.urlopen(started.redirect.uri, timeout=5) as page:
+        assert page.status == 200 and "verify/complete" in page.read().decode()
+    assert bt.agentic.enrollments.verify.complete(enrollment.id, assurance_data={"result": "ok"}).status == "verified"
+
+
+def test_a_failed_enrollment_can_be_retried(bt):
+    token = card_token(bt, "4000000000000341")
+    enrollment = bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "jane@example.com"})
+    assert enrollment.status == "failed"
+    assert bt.agentic.enrollments.retry(enrollment.id).status == "pending_verification"
+    with pytest.raises(UnprocessableEntityError):
+        bt.agentic.enrollments.retry(enrollment.id, request_options=NO_RETRIES)
+
+
+def test_pagination_through_the_sdk_pager_ends(bt):
+    token = card_token(bt, "4000056655665556")
+    created = {bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "a@example.com"}).id for _ in range(5)}
+    seen = [e.id for e in bt.agentic.enrollments.list(limit=2)]
+    assert sorted(seen) == sorted(created)
+
+
+def test_agents_crud_and_typed_errors(bt, base_url):
+    agent = bt.agentic.agents.create(name="A")
+    assert bt.agentic.agents.update(agent.id, name="B").name == "B"
+    assert bt.agentic.agents.get(agent.id).created_at == agent.created_at
+    bt.agentic.agents.delete(agent.id)
+    with pytest.raises(NotFoundError):
+        bt.agentic.agents.get(agent.id)
+    with pytest.raises(BadRequestError) as bad:
+        bt.agentic.agents.create(name="")
+    assert "name" in bad.value.body.errors
+    with pytest.raises(UnauthorizedError):
+        BasisTheory(api_key="key_live_x", base_url=base_url).agentic.agents.create(name="A")
+    token = card_token(bt, "378282246310005")
+    with pytest.raises(UnprocessableEntityError):
+        bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "a@example.com"}, request_options=NO_RETRIES)
