@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     runtime = Runtime.build(settings)
     errors = ErrorRouter(fallback=control.style)
     app = web.Application(
-        middlewares=[cors, errors.middleware(), record, fault_middleware(errors)], client_max_size=settings.max_body_bytes
+        middlewares=[cors, record, errors.middleware(), fault_middleware(errors)], client_max_size=settings.max_body_bytes
     )
     app[RUNTIME] = runtime
     for provider in providers():

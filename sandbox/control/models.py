@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from sandbox.core.clock import parse_instant
+from sandbox.core.clock import MAX_TIMESTAMP, parse_instant
 from sandbox.core.fields import Url
 from sandbox.core.webhooks.signing import secret_key
 
@@ -28,6 +28,13 @@ class SetClock(Body):
     @classmethod
     def _instant(cls, value: object) -> object:
         return parse_instant(value) if isinstance(value, str) else value
+
+    @field_validator("now")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 0 <= value.timestamp() < MAX_TIMESTAMP:
+            raise ValueError("must be between 1970 and the year 9000")
+        return value
 
 
 class Reset(Body):

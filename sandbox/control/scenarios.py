@@ -27,7 +27,10 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
     async def load(request: web.Request) -> web.Response:
         if request.content_type not in (*YAML_TYPES, "application/json"):
             raise SandboxError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, "send the scenario as application/json or application/yaml")
-        text = await request.text()
+        try:
+            text = (await request.read()).decode(request.charset or "utf-8")
+        except (UnicodeDecodeError, LookupError):
+            raise SandboxError(ErrorKind.MALFORMED, "the scenario is not text in its declared charset (UTF-8 by default)") from None
         if request.content_type == "application/json":
             try:
                 text = yaml.safe_dump(orjson.loads(text), sort_keys=False)  # one loader, one set of error messages

@@ -7,6 +7,7 @@ from aiohttp import web
 from sandbox import __version__
 from sandbox.control.models import AdvanceClock, EventQuery, Reset, SetClock
 from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.errors import invalid_field
 
 
 def routes(api: ProviderApi) -> list[web.RouteDef]:
@@ -42,7 +43,10 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         return Reply(rt.clock.describe())
 
     def advance(call: Call) -> Reply:
-        rt.clock.advance(call.parse(AdvanceClock).seconds)
+        try:
+            rt.clock.advance(call.parse(AdvanceClock).seconds)
+        except ValueError as exc:
+            raise invalid_field("seconds", str(exc)) from None
         return Reply(rt.clock.describe())
 
     def events(call: Call) -> Reply:

@@ -56,7 +56,7 @@ def issue(brand: str, digits: str) -> tuple[str, str]:
 
 def number_problem(number: str) -> str | None:
     """Why a card number is unusable, or None."""
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         return "must be 12 to 19 digits"
     if not luhn_ok(number):
         return "fails the Luhn check"

@@ -29,6 +29,9 @@ def iso_timestamp(timestamp: float, *, millis: bool = True) -> str:
     return iso(datetime.fromtimestamp(timestamp, timezone.utc), millis=millis)
 
 
+MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()  # far from datetime's year-9999 edge
+
+
 class Clock:
     def __init__(self, frozen_at: datetime | None = None, *, source=time.time) -> None:
         self._source = source
@@ -59,6 +62,8 @@ class Clock:
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("the sandbox clock only moves forward")
+        if self.timestamp() + seconds >= MAX_TIMESTAMP:
+            raise ValueError("the sandbox clock cannot pass the year 9000")
         if self._frozen is not None:
             self._frozen += seconds
         else:

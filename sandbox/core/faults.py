@@ -6,6 +6,7 @@ The check is one dictionary lookup when no scenario is loaded, so the hot path s
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,24 @@ from sandbox.core.http import ErrorRouter, json_response
 from sandbox.core.runtime import RUNTIME
 
 
+_PROJECT = re.compile(r"^/projects/([^/]+)/")
+_CROSSMINT_KEY = re.compile(r"^(?:ck|sk)_[a-z]+_(.+)$")
+
+
+def tenant_of(request: web.Request) -> str | None:
+    """The tenant a request acts for, read before any provider authenticates it."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if token.startswith("din_"):
+        return token.strip()
+    key = _CROSSMINT_KEY.match(request.headers.get("X-API-KEY", ""))
+    if key:
+        return key.group(1)
+    project = _PROJECT.match(request.path)
+    if project:
+        return project.group(1)
+    return request.headers.get("BT-API-KEY") or None
+
+
 def fault_middleware(router: ErrorRouter):
     @web.middleware
     async def inject_faults(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -22,7 +41,7 @@ def fault_middleware(router: ErrorRouter):
         if not rules or request.path.startswith("/_sandbox"):
             return await handler(request)
         context = {"method": request.method, "path": request.path, "query": dict(request.query), "headers": dict(request.headers)}
-        outcome = rules.decide(None, "request", None, context)
+        outcome = rules.decide(None, "request", tenant_of(request), context)
         if outcome is None:
             return await handler(request)
         fault = outcome.fault

@@ -41,9 +41,13 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return orjson.loads(raw)
+        value = orjson.loads(raw)
+        orjson.dumps(value)  # what cannot be written back (nested past 254 levels) cannot be stored or echoed
     except orjson.JSONDecodeError as exc:
         raise SandboxError(ErrorKind.MALFORMED, f"Request body is not valid JSON: {exc}") from None
+    except orjson.JSONEncodeError:
+        raise SandboxError(ErrorKind.MALFORMED, "Request body is nested too deeply (at most 254 levels)") from None
+    return value
 
 
 def error_response(style: ErrorStyle, error: SandboxError, path: str) -> web.Response:

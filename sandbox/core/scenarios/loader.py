@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from pydantic import BaseModel, ValidationError
 
@@ -25,6 +26,12 @@ Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+# Dates stay strings (`2026-01-01`): scenarios are JSON requests, and JSON has no date type.
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in Loader.yaml_implicit_resolvers.items()
+}
+MAX_NODES = 100_000  # after anchors and aliases are expanded: a "billion laughs" file stops here
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,12 @@ def parse(text: str, name: str = "<scenario>") -> Loaded:
         raise ScenarioError([Problem(name, mark.line + 1 if mark else None, "yaml", str(getattr(exc, "problem", exc)))]) from None
     if not isinstance(data, dict):
         raise ScenarioError([Problem(name, 1, "scenario", "must be a mapping with at least `name` and `steps`")])
+    if _too_big(data):
+        raise ScenarioError([Problem(name, 1, "scenario", f"expands to more than {MAX_NODES} values (anchors and aliases included)")])
+    try:
+        orjson.dumps(data)
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        raise ScenarioError([Problem(name, None, "scenario", f"holds a value JSON cannot carry (sets, binary, non-text keys, huge numbers): {exc}")]) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
@@ -73,6 +86,21 @@ def parse(text: str, name: str = "<scenario>") -> Loaded:
     if problems:
         raise ScenarioError([_problem(name, root, f, Scenario) for f in problems])
     return Loaded(scenario, steps)
+
+
+def _too_big(data: Any) -> bool:
+    """Counts values as they would be written out, stopping early."""
+    budget, stack = MAX_NODES, [data]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _problem(name: str, root: Any, error: FieldError, model: type[BaseModel]) -> Problem:

@@ -108,7 +108,7 @@ class CredentialsOutcome(Strict):
 class Delivery(Strict):
     status: Annotated[int, Field(ge=100, le=599)] | None = None  # the receiver's scripted answer; it is not called
     latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0  # delays the attempt
-    retry_after: Annotated[float, Field(ge=0)] | None = None  # a scripted Retry-After, in seconds
+    retry_after: Annotated[float, Field(ge=0, le=7 * 86400)] | None = None  # a scripted Retry-After, in seconds
 
     @model_validator(mode="after")
     def _does_something(self) -> Delivery:
@@ -177,9 +177,13 @@ def matches(when: dict[str, Any], context: dict[str, Any]) -> bool:
 def _lookup(context: dict[str, Any], path: str) -> Any:
     value: Any = context
     for part in path.split("."):
-        if isinstance(value, dict) and part in value:
+        if isinstance(value, dict):
+            if part not in value:  # header names and the like compare without case
+                part = next((k for k in value if isinstance(k, str) and k.lower() == part.lower()), part)
+            if part not in value:
+                return MISSING
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
             return MISSING

@@ -61,6 +61,7 @@ class Delivery:
     attempts: list[Attempt] = field(default_factory=list)
     next_ts: float | None = None
     note: str | None = None  # why it was never sent, e.g. a full outbox
+    resend_asked: bool = False
 
     @property
     def chain(self) -> tuple[str, str]:
@@ -103,6 +104,7 @@ class Outbox:
         self._due: list[tuple[float, int, str]] = []
         self._seq = 0
         self._inflight: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
         self._pending = 0
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -135,12 +137,16 @@ class Outbox:
     def resend(self, delivery_id: str) -> Delivery | None:
         """Attempt again now, whatever happened before (the same event id, the next attempt number)."""
         delivery = self._deliveries.get(delivery_id)
-        if delivery is not None:
-            if delivery.status != "pending":
-                self._pending += 1
-            delivery.status = "pending"
-            self._schedule(delivery, self._clock.timestamp())
-            self._wake.set()
+        if delivery is None:
+            return None
+        if delivery.id in self._inflight:
+            delivery.resend_asked = True  # attempted again as soon as the current attempt ends
+            return delivery
+        if delivery.status != "pending":
+            self._pending += 1
+        delivery.status = "pending"
+        self._schedule(delivery, self._clock.timestamp())
+        self._wake.set()
         return delivery
 
     def get(self, delivery_id: str) -> Delivery | None:
@@ -151,6 +157,11 @@ class Outbox:
         return [d for d in self._deliveries.values() if all(_field(d, name) == value for name, value in wanted.items())]
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
+        self._clear_deliveries(provider, tenant)
+        self._due = [entry for entry in self._due if entry[2] in self._deliveries]  # drop what was cleared
+        heapq.heapify(self._due)
+
+    def _clear_deliveries(self, provider: str | None, tenant: str | None) -> None:
         for delivery in [d for d in self._deliveries.values() if provider in (None, d.event.provider) and tenant in (None, d.event.tenant)]:
             del self._deliveries[delivery.id]
             if delivery.status == "pending":
@@ -200,7 +211,9 @@ class Outbox:
             ts, _, delivery_id = heapq.heappop(self._due)
             if self._valid(ts, delivery_id) and delivery_id not in self._inflight:
                 self._inflight.add(delivery_id)
-                asyncio.get_running_loop().create_task(self._attempt(self._deliveries[delivery_id]))
+                task = asyncio.get_running_loop().create_task(self._attempt(self._deliveries[delivery_id]))
+                self._tasks.add(task)  # keep a reference until it is done
+                task.add_done_callback(self._tasks.discard)
 
     async def _sleep(self) -> None:
         self._wake.clear()
@@ -237,6 +250,9 @@ class Outbox:
             self._finish(delivery, "failed")
         finally:
             self._inflight.discard(delivery.id)
+            if delivery.resend_asked:
+                delivery.resend_asked = False
+                self.resend(delivery.id)
             self._wake.set()
             self._progress.set()
 
@@ -318,13 +334,16 @@ def _field(delivery: Delivery, name: str) -> Any:
     return getattr(delivery, name)
 
 
+MAX_RETRY_AFTER = 7 * 86400.0  # a receiver cannot push a retry further than a week
+
+
 def _retry_after(value: str | None) -> float | None:
-    """Seconds or an HTTP date, as RFC 9110 allows."""
+    """Seconds or an HTTP date, as RFC 9110 allows; anything else is ignored."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value)
+    text = value.strip()
     try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
+        seconds = float(text) if text.isascii() and text.isdigit() else parsedate_to_datetime(text).timestamp() - time.time()
+    except (TypeError, ValueError, OverflowError):
         return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -18,7 +19,8 @@ from sandbox.providers.basistheory.verification import Session
 EXPIRES_AT = re.compile(
     r"^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])"
     r"-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3])"
-    r":[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z))$"
+    r":[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z))$",
+    re.ASCII,  # \d means 0-9 only, not every Unicode digit
 )
 EMAIL = re.compile(r"^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$")
 DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
@@ -156,15 +158,22 @@ class OrderIntentBody(Body):
     @field_validator("expiresAt")
     @classmethod
     def _expires(cls, value: str | None) -> str | None:
-        if value is not None and not EXPIRES_AT.fullmatch(value):
-            raise ValueError("must be a UTC date-time such as 2026-12-31T23:59:59Z (a real calendar date, ending in Z)")
+        message = "must be a UTC date-time such as 2026-12-31T23:59:59Z (a real calendar date, ending in Z)"
+        if value is not None:
+            if not EXPIRES_AT.fullmatch(value):
+                raise ValueError(message)
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:  # year 0000, which the pattern allows but no calendar has
+                raise ValueError(message) from None
         return value
 
     def mandate_problems(self) -> list[FieldError]:
         """Each mandate checked against the model its `type` names."""
         problems: list[FieldError] = []
         for index, mandate in enumerate(self.mandates):
-            model = MANDATE_MODELS.get(mandate.get("type"))
+            kind = mandate.get("type")
+            model = MANDATE_MODELS.get(kind) if isinstance(kind, str) else None
             if model is None:
                 kinds = ", ".join(MANDATE_MODELS)
                 problems.append(FieldError(f"mandates.{index}.type", f"must be one of the following values: {kinds}"))
