@@ -21,7 +21,7 @@ CARDS: dict[str, Profile] = {
     "4000000000000002": Profile("visa-otp", "challenge"),
     "5555555555554444": Profile("mastercard-redirect", "redirect_required", instruction="redirect_required"),
     "4000000000000341": Profile("visa-enrollment-fails", "challenge", fails_first=True),
-    "4000000000003220": Profile("visa-passkey-register", "passkey_required"),
+    "4000002760003184": Profile("visa-passkey-register", "passkey_required"),
 }
 BRAND_DEFAULTS = {"visa": CARDS["4000000000000002"], "mastercard": CARDS["5555555555554444"]}
 
