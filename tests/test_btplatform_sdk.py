@@ -1,6 +1,7 @@
 """The official Basis Theory SDK (`basistheoryclient`), unmodified, against `sandbox serve`."""
 
 import re
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -127,3 +128,59 @@ def test_agents_crud_and_typed_errors(bt, base_url):
     token = card_token(bt, "378282246310005")
     with pytest.raises(UnprocessableEntityError):
         bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "a@example.com"}, request_options=NO_RETRIES)
+
+
+AUTH = {"authentication_category": "payment", "authentication_type": "payment-transaction"}
+
+
+def test_3ds_frictionless(bt):
+    token = card_token(bt, "4242424242424242")
+    session = bt.threeds.sessions.create(token_id=token.id, type="customer", device="browser")
+    assert session.id and session.card_brand == "Visa"
+    auth = bt.threeds.sessions.authenticate(session.id, **AUTH)
+    assert (auth.authentication_status, auth.authentication_status_code, auth.eci) == ("successful", "Y", "05")
+    assert auth.liability_shifted is True and auth.authentication_value
+    assert bt.threeds.sessions.get(session.id).authentication.authentication_status == "successful"
+
+
+def test_3ds_challenge_completed_on_the_hosted_page(bt):
+    token = card_token(bt, "4242424242424242")
+    session = bt.threeds.sessions.create(token_id=token.id, device="browser")
+    auth = bt.threeds.sessions.authenticate(session.id, challenge_preference="challenge-mandated", **AUTH)
+    assert auth.authentication_status == "challenge" and auth.acs_rendering_type.acs_interface
+    with urllib.request.urlopen(auth.acs_challenge_url, timeout=5) as page:
+        assert "123456" in page.read().decode()
+    form = urllib.parse.urlencode({"code": "123456", "action": "submit"}).encode()
+    with urllib.request.urlopen(urllib.request.Request(auth.acs_challenge_url, data=form), timeout=5) as page:
+        assert "successful" in page.read().decode()
+    result = bt.threeds.sessions.get_challenge_result(session.id)
+    assert (result.authentication_status, result.challenge_attempts) == ("successful", "01") and result.authentication_value
+
+
+def test_3ds_challenge_cancelled(bt):
+    token = card_token(bt, "4000000000003220")  # always challenged
+    session = bt.threeds.sessions.create(token_id=token.id, device="browser")
+    auth = bt.threeds.sessions.authenticate(session.id, **AUTH)
+    form = urllib.parse.urlencode({"action": "cancel"}).encode()
+    urllib.request.urlopen(urllib.request.Request(auth.acs_challenge_url, data=form), timeout=5).close()
+    result = bt.threeds.sessions.get_challenge_result(session.id)
+    assert (result.authentication_status, result.challenge_cancel_reason, result.liability_shifted) == ("failed", "cardholder-canceled", False)
+
+
+@pytest.mark.parametrize("number, status", [("4000008400001629", "rejected"), ("4000000000003055", "attempted")])
+def test_3ds_outcomes_by_card(bt, number, status):
+    token = card_token(bt, number)
+    session = bt.threeds.sessions.create(token_id=token.id, device="browser")
+    assert bt.threeds.sessions.authenticate(session.id, **AUTH).authentication_status == status
+
+
+def test_3ds_decoupled_for_merchant_sessions_and_idempotency(bt):
+    token = card_token(bt, "4000000000003220")
+    session = bt.threeds.sessions.create(token_id=token.id, type="merchant")
+    first = bt.threeds.sessions.authenticate(session.id, idempotency_key="auth-1", **AUTH)
+    again = bt.threeds.sessions.authenticate(session.id, idempotency_key="auth-1", **AUTH)
+    assert first.authentication_status == again.authentication_status == "decoupled_challenge"
+    assert first.acs_transaction_id == again.acs_transaction_id
+    assert bt.threeds.sessions.get_challenge_result(session.id).authentication_status == "successful"
+    with pytest.raises(NotFoundError):
+        bt.threeds.sessions.get("00000000-0000-4000-8000-000000000000")

@@ -17,5 +17,5 @@ def routes(runtime: Runtime) -> list[web.RouteDef]:
     api = ProviderApi(runtime, "_sandbox", lambda request: "operator", CONTROL_ERRORS)
     return (
         system.routes(api) + webhooks.routes(api) + scenarios.routes(api) + dino.routes(api) + crossmint.routes(api)
-        + pages.routes(runtime) + basistheory.routes()
+        + pages.routes(runtime) + basistheory.routes(runtime)
     )

@@ -11,6 +11,9 @@ from html import escape
 from aiohttp import web
 
 from sandbox.control.pages import render_page
+from sandbox.core.errors import SandboxError
+from sandbox.providers.btplatform.service import BasisTheoryPlatformService
+from sandbox.providers.btplatform.threeds import ThreeDs
 
 
 async def passkey(request: web.Request) -> web.Response:
@@ -34,5 +37,31 @@ async def redirect(request: web.Request) -> web.Response:
     return render_page("Mastercard authentication (sandbox)", body, note="Basis Theory sandbox: stands in for Mastercard's hosted page.")
 
 
-def routes() -> list[web.RouteDef]:
-    return [web.get("/_sandbox/basistheory/passkey", passkey), web.get("/_sandbox/basistheory/redirect/{id}", redirect)]
+def routes(runtime) -> list[web.RouteDef]:
+    threeds = ThreeDs(runtime, BasisTheoryPlatformService(runtime)._tenant_id)
+    note = "Basis Theory sandbox: stands in for the card issuer's 3-D Secure challenge (ACS)."
+
+    async def challenge(request: web.Request) -> web.Response:
+        session_id = escape(request.match_info["id"])
+        form = (
+            f'<form method="post" action="/_sandbox/basistheory/3ds/challenge/{session_id}">'
+            '<p>Enter the code the bank sent you (the sandbox code is <code>123456</code>):</p>'
+            '<input name="code" autocomplete="one-time-code"> <button name="action" value="submit">Submit</button>'
+            '<button name="action" value="cancel">Cancel</button></form>'
+        )
+        return render_page("Verify your purchase", form, note=note)
+
+    async def answer(request: web.Request) -> web.Response:
+        form = await request.post()
+        try:
+            status = threeds.answer_challenge(request.match_info["id"], form.get("code"), form.get("action") == "cancel")
+        except SandboxError as error:
+            return render_page("Verify your purchase", f"<p>{escape(error.message)}</p>", 409, note=note)
+        return render_page("Verify your purchase", f"<p>Authentication {escape(status)}. You can close this window.</p>", note=note)
+
+    return [
+        web.get("/_sandbox/basistheory/passkey", passkey),
+        web.get("/_sandbox/basistheory/redirect/{id}", redirect),
+        web.get("/_sandbox/basistheory/3ds/challenge/{id}", challenge),
+        web.post("/_sandbox/basistheory/3ds/challenge/{id}", answer),
+    ]

@@ -78,7 +78,11 @@ Authenticator = Callable[[web.Request], str]
 
 
 class ProviderApi:
-    def __init__(self, runtime: Runtime, provider: str, authenticate: Authenticator, style: ErrorStyle) -> None:
+    def __init__(
+        self, runtime: Runtime, provider: str, authenticate: Authenticator, style: ErrorStyle,
+        idempotency_header: str = IDEMPOTENCY_HEADER,
+    ) -> None:
+        self.idempotency_header = idempotency_header  # Basis Theory's platform says BT-IDEMPOTENCY-KEY
         self.runtime = runtime
         self.provider = provider
         self.authenticate = authenticate
@@ -89,7 +93,7 @@ class ProviderApi:
             space = Space(self.provider, self.authenticate(request))
             body = await read_json(request) if request.method != "GET" else None
             call = Call(request, space, body)
-            key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
+            key = request.headers.get(self.idempotency_header) if idempotent else None
             if key is None:
                 return self._render(handler(call))
             return await self._idempotent(call, key, handler)
@@ -103,7 +107,7 @@ class ProviderApi:
 
     async def _idempotent(self, call: Call, key: str, handler: Handler) -> web.Response:
         if not key or len(key) > MAX_KEY_LENGTH:
-            raise invalid_field(IDEMPOTENCY_HEADER, f"must be 1 to {MAX_KEY_LENGTH} characters")
+            raise invalid_field(self.idempotency_header, f"must be 1 to {MAX_KEY_LENGTH} characters")
         keys = self.runtime.idempotency
         principal = call.request.get(PRINCIPAL, "")
         scope = (call.space.provider, call.space.tenant, principal, call.request.method, call.request.path, key)
@@ -117,7 +121,7 @@ class ProviderApi:
                 )
             await asyncio.shield(entry.done)
             if entry.response is not None:
-                return _replay(entry.response, key)
+                return _replay(entry.response, key, self.idempotency_header)
             # The first attempt was not processed (e.g. failed validation): try again.
         entry = keys.begin(scope, body_print)
         response = None
@@ -131,7 +135,7 @@ class ProviderApi:
             # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
             stored = StoredResponse(response.status, bytes(memoryview(response.body)), _kept_headers(response)) if saved else None
             keys.finish(scope, entry, stored)
-        response.headers[IDEMPOTENCY_HEADER] = key
+        response.headers[self.idempotency_header] = key
         return response
 
 
@@ -139,8 +143,8 @@ def _kept_headers(response: web.Response) -> dict[str, str]:
     return {name: value for name, value in response.headers.items() if name.lower() not in ("content-length", "date", "server")}
 
 
-def _replay(stored: StoredResponse, key: str) -> web.Response:
+def _replay(stored: StoredResponse, key: str, header: str) -> web.Response:
     headers = dict(stored.headers)
-    headers[IDEMPOTENCY_HEADER] = key
+    headers[header] = key
     headers["Idempotent-Replayed"] = "true"
     return web.Response(body=stored.body, status=stored.status, headers=headers)

@@ -15,9 +15,9 @@ from sandbox.providers.btplatform.service import BasisTheoryPlatformService
 class BasisTheoryPlatform:
     name = "btplatform"
     webhook_scheme = "standard"  # see sandbox.core.webhooks.signing; BT-SIGNATURE is not built yet
-    prefixes = ("/tokens", "/agentic/")
+    prefixes = ("/tokens", "/agentic/", "/3ds/")
     style = PROBLEM_DETAILS
 
     def routes(self, runtime: Runtime) -> list[web.RouteDef]:
-        api = ProviderApi(runtime, self.name, routes.authenticate, self.style)
+        api = ProviderApi(runtime, self.name, routes.authenticate, self.style, idempotency_header="BT-IDEMPOTENCY-KEY")
         return routes.routes(api, BasisTheoryPlatformService(runtime))

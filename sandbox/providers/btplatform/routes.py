@@ -13,6 +13,7 @@ from sandbox.providers.btplatform.models import (
     TokenCreate, VerifyComplete, VerifyMethod, VerifyOtp, VerifyPasskey, VerifyStart,
 )
 from sandbox.providers.btplatform.service import BasisTheoryPlatformService
+from sandbox.providers.btplatform.threeds import Authenticate, SessionCreate, ThreeDs
 
 KEY = re.compile(r"key_test_[A-Za-z0-9_\-]{1,200}")
 
@@ -120,9 +121,27 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService) -> list[web.Ro
         body = call.parse(CredentialsCreate, empty_ok=True)
         return Reply(service.credentials(t(call), call.param("agent_id"), call.param("id"), body), 201)
 
+    threeds = ThreeDs(service.rt, service._tenant_id)
+
+    def create_session(call: Call) -> Reply:
+        return Reply(threeds.create(t(call), call.parse(SessionCreate), call.links_base()), 201)
+
+    def authenticate_session(call: Call) -> Reply:
+        return Reply(threeds.authenticate(t(call), call.param("id"), call.parse(Authenticate), call.links_base()))
+
+    def challenge_result(call: Call) -> Reply:
+        return Reply(threeds.challenge_result(t(call), call.param("id")))
+
+    def get_session(call: Call) -> Reply:
+        return Reply(threeds.session(t(call), call.param("id")).to_wire())
+
     agents, enrollments = "/agentic/agents", "/agentic/enrollments"
     instructions = agents + "/{agent_id}/instructions"
     return [
+        api.route("POST", "/3ds/sessions", create_session),
+        api.route("POST", "/3ds/sessions/{id}/authenticate", authenticate_session, idempotent=True),
+        api.route("GET", "/3ds/sessions/{id}/challenge-result", challenge_result),
+        api.route("GET", "/3ds/sessions/{id}", get_session),
         api.route("POST", "/tokens", create_token),
         api.route("GET", "/tokens/{id}", get_token),
         api.route("DELETE", "/tokens/{id}", delete_token),

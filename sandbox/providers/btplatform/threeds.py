@@ -1,0 +1,165 @@
+"""3-D Secure sessions: create, authenticate, the challenge (a sandbox-hosted page), its result.
+
+The outcome follows magic card numbers and `challenge_preference`, like Basis Theory's test
+cards; the challenge page accepts the sandbox OTP `123456`.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from sandbox.core.clock import iso
+from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
+from sandbox.core.runtime import Runtime
+from sandbox.core.store import Space
+
+CHALLENGE_OTP = "123456"
+BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
+# number -> the authentication status it ends in without a challenge preference
+OUTCOMES = {
+    "4000000000003220": "challenge",
+    "4000008400001629": "rejected",
+    "4000000000003055": "attempted",
+    "4000000000003097": "failed",
+}
+CODES = {"successful": "Y", "attempted": "A", "failed": "N", "challenge": "C", "decoupled_challenge": "D", "rejected": "R"}
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SessionCreate(Body):
+    token_id: str | None = None
+    pan: str | None = None  # deprecated alias of token_id
+    token_intent_id: str | None = None
+    type: Literal["customer", "merchant"] = "customer"
+    device: Literal["browser", "app"] | None = None
+    metadata: dict[str, str | None] | None = None
+
+    @model_validator(mode="after")
+    def _one_token(self) -> SessionCreate:
+        if not (self.token_id or self.pan or self.token_intent_id):
+            raise ValueError("token_id (or token_intent_id) is required")
+        return self
+
+
+class Authenticate(Body):
+    authentication_category: Literal["payment", "non-payment"]
+    authentication_type: str
+    challenge_preference: str | None = None
+    request_decoupled_challenge: bool | None = None
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    tenant_id: str
+    token_id: str
+    brand: str
+    number: str
+    type: str
+    device: str | None
+    metadata: dict | None
+    created_at: str
+    authentication: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "type": self.type, "tenant_id": self.tenant_id, "token_id": self.token_id, "pan_token_id": self.token_id,
+            "card_brand": BRANDS.get(self.brand, self.brand), "additional_card_brands": [], "device": self.device,
+            "created_date": self.created_at, "version": {"recommended_version": "2.2.0", "available_versions": ["2.1.0", "2.2.0"]},
+            "method": {"method_url": None, "method_completion_indicator": "U"},
+            "authentication": self.authentication, "metadata": self.metadata,
+        }
+
+
+class ThreeDs:
+    def __init__(self, runtime: Runtime, tenant_id) -> None:
+        self.rt = runtime
+        self._tenant_id = tenant_id
+
+    def create(self, tenant: str, body: SessionCreate, links_base: str) -> dict[str, Any]:
+        token = self.rt.store.get(Space("btplatform", tenant), "token", body.token_id or body.pan or "")
+        if token is None:
+            raise invalid_field("token_id", "The token was not found.")
+        session = Session(
+            self.rt.ids.uuid(tenant, "3ds_session"), self._tenant_id(tenant), token.id, token.brand, token.number,
+            body.type, body.device, body.metadata, iso(self.rt.clock.now()),
+        )
+        self.rt.store.put(Space("btplatform", tenant), "3ds_session", session.id, session)
+        self.rt.store.put(Space("btplatform", tenant), "index", session.id, tenant)  # the challenge page finds it by id
+        return {
+            "id": session.id, "type": session.type, "cardBrand": BRANDS.get(token.brand, token.brand), "additional_card_brands": [],
+            "method_url": None, "method_notification_url": None, "directory_server_id": "A000000003",
+            "recommended_version": "2.2.0", "metadata": session.metadata,
+        }
+
+    def session(self, tenant: str, session_id: str) -> Session:
+        session = self.rt.store.get(Space("btplatform", tenant), "3ds_session", session_id)
+        if session is None:
+            raise SandboxError(ErrorKind.NOT_FOUND, f"3DS session {session_id} not found")
+        return session
+
+    def authenticate(self, tenant: str, session_id: str, body: Authenticate, links_base: str) -> dict[str, Any]:
+        session = self.session(tenant, session_id)
+        status = OUTCOMES.get(session.number, "successful")
+        if body.challenge_preference in ("challenge-requested", "challenge-mandated") and status == "successful":
+            status = "challenge"
+        if status == "challenge" and (session.type == "merchant" or body.request_decoupled_challenge):
+            status = "decoupled_challenge"
+        auth = self._authentication(session, status)
+        if status == "challenge":
+            auth.update({
+                "acs_challenge_mandated": "Y", "authentication_challenge_type": "dynamic",
+                "acs_challenge_url": f"{links_base}/_sandbox/basistheory/3ds/challenge/{session.id}",
+                "acs_rendering_type": {"acsInterface": "02", "acsUiTemplate": "01"},
+                "challenge_preference": body.challenge_preference,
+            })
+            session.extra["challenge"] = "pending"
+        elif status == "decoupled_challenge":
+            session.extra["challenge"] = "decoupled"  # the issuer asks the cardholder out of band, who approves
+        session.authentication = auth
+        return auth
+
+    def challenge_result(self, tenant: str, session_id: str) -> dict[str, Any]:
+        session = self.session(tenant, session_id)
+        if session.authentication is None:
+            raise SandboxError(ErrorKind.NOT_FOUND, f"3DS session {session_id} has not been authenticated")
+        if session.extra.get("challenge") == "decoupled":
+            session.extra["challenge"] = "completed"
+            session.authentication = self._authentication(session, "successful")
+        return session.authentication
+
+    def answer_challenge(self, session_id: str, code: str | None, cancelled: bool) -> str:
+        """The cardholder's answer on the challenge page; returns the final status."""
+        space = self.rt.store.locate("index", session_id)
+        tenant = self.rt.store.get(space, "index", session_id) if space else None
+        session = self.session(tenant, session_id) if tenant else None
+        if session is None or session.extra.get("challenge") != "pending":
+            raise SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
+        status = "failed" if cancelled or code != CHALLENGE_OTP else "successful"
+        auth = self._authentication(session, status)
+        auth["challenge_attempts"] = "01"
+        if cancelled:
+            auth.update({"challenge_cancel_reason": "cardholder-canceled", "challenge_cancel_reason_code": "01"})
+        session.authentication, session.extra["challenge"] = auth, "completed"
+        return status
+
+    def _authentication(self, session: Session, status: str) -> dict[str, Any]:
+        shifted = status in ("successful", "attempted")
+        auth: dict[str, Any] = {
+            "session_id": session.id, "token_id": session.token_id, "pan_token_id": session.token_id, "threeds_version": "2.2.0",
+            "acs_transaction_id": self.rt.ids.uuid(session.id, "acs"), "ds_transaction_id": self.rt.ids.uuid(session.id, "ds"),
+            "acs_reference_number": "mock-acs-reference-number", "ds_reference_number": "mock-ds-reference-number",
+            "authentication_status": status, "authentication_status_code": CODES[status], "liability_shifted": shifted,
+        }
+        if shifted:
+            cavv = base64.b64encode(bytes.fromhex(self.rt.ids.token(session.id, "cavv", 20))).decode()
+            auth.update({"authentication_value": cavv, "eci": {"successful": "05", "attempted": "06"}[status]})
+        return auth
