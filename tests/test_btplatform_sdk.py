@@ -184,3 +184,61 @@ def test_3ds_decoupled_for_merchant_sessions_and_idempotency(bt):
     assert bt.threeds.sessions.get_challenge_result(session.id).authentication_status == "successful"
     with pytest.raises(NotFoundError):
         bt.threeds.sessions.get("00000000-0000-4000-8000-000000000000")
+
+
+@pytest.fixture
+def receiver():
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks", received
+    server.shutdown()
+
+
+def test_webhooks_through_the_sdk_and_a_signed_delivery(bt, base_url, receiver):
+    import json
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    url, received = receiver
+    bt.webhooks.ping()
+    assert "token.created" in bt.webhooks.events.list()
+    hook = bt.webhooks.create(name="tokens", url=url, events=["token.created"])
+    assert (hook.status, hook.name, hook.events, hook.tenant_id, hook.created_by) == ("enabled", "tokens", ["token.created"], hook.tenant_id, hook.created_by)
+    assert [w.id for w in bt.webhooks.list().data] == [hook.id]
+    renamed = bt.webhooks.update(hook.id, name="cards", url=url, events=["token.created", "token.deleted"])
+    assert renamed.name == "cards" and renamed.modified_at
+    token = card_token(bt, "4242424242424242")
+    with urllib.request.urlopen(urllib.request.Request(f"{base_url}/_sandbox/webhooks/flush", method="POST"), timeout=10) as resp:
+        assert json.loads(resp.read())["flushed"] is True
+    (headers, body), = received
+    assert headers["BT-SIGNATURE-VERSION"] == "v1"
+    with urllib.request.urlopen(f"{base_url}/_sandbox/keys/basistheory-webhooks.v1.key", timeout=5) as resp:
+        public_key = serialization.load_pem_public_key(resp.read())
+    payload = json.loads(body)
+    stable = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    public_key.verify(
+        __import__("base64").b64decode(headers["BT-SIGNATURE"]), stable,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH), hashes.SHA256(),
+    )
+    assert payload["event"]["type"] == "token.created" and payload["event"]["data"]["token"]["id"] == token.id
+    assert "4242424242424242" not in body.decode()
+    bt.webhooks.delete(hook.id)
+    with pytest.raises(NotFoundError):
+        bt.webhooks.get(hook.id)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from sandbox.control.pages import render_page
 from sandbox.core.errors import SandboxError
+from sandbox.core.webhooks.signing import bt_public_key_pem
 from sandbox.providers.btplatform.service import BasisTheoryPlatformService
 from sandbox.providers.btplatform.threeds import ThreeDs
 
@@ -38,7 +39,12 @@ async def redirect(request: web.Request) -> web.Response:
 
 
 def routes(runtime) -> list[web.RouteDef]:
-    threeds = ThreeDs(runtime, BasisTheoryPlatformService(runtime)._tenant_id)
+    platform = BasisTheoryPlatformService(runtime)
+    threeds = ThreeDs(runtime, platform._tenant_id, platform.hooks)
+
+    async def public_key(request: web.Request) -> web.Response:
+        """The public key that checks BT-SIGNATURE, as Basis Theory publishes theirs."""
+        return web.Response(body=bt_public_key_pem(), content_type="application/x-pem-file")
     note = "Basis Theory sandbox: stands in for the card issuer's 3-D Secure challenge (ACS)."
 
     async def challenge(request: web.Request) -> web.Response:
@@ -60,6 +66,7 @@ def routes(runtime) -> list[web.RouteDef]:
         return render_page("Verify your purchase", f"<p>Authentication {escape(status)}. You can close this window.</p>", note=note)
 
     return [
+        web.get("/_sandbox/keys/basistheory-webhooks.v1.key", public_key),
         web.get("/_sandbox/basistheory/passkey", passkey),
         web.get("/_sandbox/basistheory/redirect/{id}", redirect),
         web.get("/_sandbox/basistheory/3ds/challenge/{id}", challenge),

@@ -28,6 +28,7 @@ class Endpoint:
     enabled: bool = True
     disabled_reason: str | None = None
     previous_secrets: list[tuple[str, float]] = field(default_factory=list)  # (secret, valid until)
+    extra: dict[str, Any] = field(default_factory=dict)  # a provider's own fields (Basis Theory's webhooks)
 
     def wants(self, event: Event) -> bool:
         return (

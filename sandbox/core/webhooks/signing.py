@@ -68,3 +68,39 @@ def context_headers(scheme: str, event, attempt: int) -> dict[str, str]:
         "Dino-Delivery-Attempt": str(attempt),
         "Dino-Request-Id": str(event.payload.get("request_id", "")),
     }
+
+
+# -- Basis Theory platform: BT-SIGNATURE, RSA-PSS SHA-256 over the key-sorted JSON body -------
+
+_BT_KEY = None
+
+
+def bt_private_key():
+    """The sandbox's webhook signing key, made on first use (RSA keys cannot come from a seed
+    cheaply); its public half is served at /_sandbox/keys/basistheory-webhooks.v1.key."""
+    global _BT_KEY
+    if _BT_KEY is None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        _BT_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _BT_KEY
+
+
+def bt_public_key_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bt_private_key().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def basis_theory(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    import orjson
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    stable = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH)
+    signature = bt_private_key().sign(stable, pss, hashes.SHA256())
+    return {"BT-SIGNATURE": base64.b64encode(signature).decode(), "BT-SIGNATURE-VERSION": "v1"}
+
+
+SCHEMES["bt"] = basis_theory

@@ -14,8 +14,8 @@ from sandbox.providers.btplatform.service import BasisTheoryPlatformService
 
 class BasisTheoryPlatform:
     name = "btplatform"
-    webhook_scheme = "standard"  # see sandbox.core.webhooks.signing; BT-SIGNATURE is not built yet
-    prefixes = ("/tokens", "/agentic/", "/3ds/")
+    webhook_scheme = "bt"  # BT-SIGNATURE: see sandbox.core.webhooks.signing
+    prefixes = ("/tokens", "/agentic/", "/3ds/", "/webhooks", "/ping")
     style = PROBLEM_DETAILS
 
     def routes(self, runtime: Runtime) -> list[web.RouteDef]:

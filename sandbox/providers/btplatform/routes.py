@@ -14,6 +14,8 @@ from sandbox.providers.btplatform.models import (
 )
 from sandbox.providers.btplatform.service import BasisTheoryPlatformService
 from sandbox.providers.btplatform.threeds import Authenticate, SessionCreate, ThreeDs
+from sandbox.providers.btplatform.webhooks import EVENT_TYPES, WebhookBody
+from sandbox.providers.btplatform.webhooks import to_wire as webhook_wire
 
 KEY = re.compile(r"key_test_[A-Za-z0-9_\-]{1,200}")
 
@@ -121,7 +123,31 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService) -> list[web.Ro
         body = call.parse(CredentialsCreate, empty_ok=True)
         return Reply(service.credentials(t(call), call.param("agent_id"), call.param("id"), body), 201)
 
-    threeds = ThreeDs(service.rt, service._tenant_id)
+    threeds = ThreeDs(service.rt, service._tenant_id, service.hooks)
+    hooks = service.hooks
+
+    def ping(call: Call) -> Reply:
+        return Reply({})
+
+    def create_webhook(call: Call) -> Reply:
+        return Reply(webhook_wire(hooks.create(t(call), call.parse(WebhookBody))), 201)
+
+    def list_webhooks(call: Call) -> Reply:
+        data = [webhook_wire(e) for e in hooks.all(t(call))]
+        return Reply({"data": data, "pagination": {"page_size": len(data), "next": None}})
+
+    def get_webhook(call: Call) -> Reply:
+        return Reply(webhook_wire(hooks.get(t(call), call.param("id"))))
+
+    def put_webhook(call: Call) -> Reply:
+        return Reply(webhook_wire(hooks.replace(t(call), call.param("id"), call.parse(WebhookBody))))
+
+    def delete_webhook(call: Call) -> Reply:
+        hooks.delete(t(call), call.param("id"))
+        return gone(call)
+
+    def event_types(call: Call) -> Reply:
+        return Reply(EVENT_TYPES)
 
     def create_session(call: Call) -> Reply:
         return Reply(threeds.create(t(call), call.parse(SessionCreate), call.links_base()), 201)
@@ -138,6 +164,13 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService) -> list[web.Ro
     agents, enrollments = "/agentic/agents", "/agentic/enrollments"
     instructions = agents + "/{agent_id}/instructions"
     return [
+        api.route("GET", "/ping", ping),
+        api.route("GET", "/webhooks/event-types", event_types),  # before /webhooks/{id}
+        api.route("POST", "/webhooks", create_webhook),
+        api.route("GET", "/webhooks", list_webhooks),
+        api.route("GET", "/webhooks/{id}", get_webhook),
+        api.route("PUT", "/webhooks/{id}", put_webhook),
+        api.route("DELETE", "/webhooks/{id}", delete_webhook),
         api.route("POST", "/3ds/sessions", create_session),
         api.route("POST", "/3ds/sessions/{id}/authenticate", authenticate_session, idempotent=True),
         api.route("GET", "/3ds/sessions/{id}/challenge-result", challenge_result),

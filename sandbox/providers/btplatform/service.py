@@ -14,6 +14,7 @@ from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.btplatform import magic
+from sandbox.providers.btplatform.webhooks import Webhooks
 from sandbox.providers.btplatform.models import (
     Agent, AgentCreate, AgentUpdate, CredentialsCreate, Enrollment, EnrollmentCreate, Instruction, InstructionCreate,
     InstructionUpdate, Token, TokenCreate,
@@ -31,6 +32,7 @@ def _unprocessable(message: str, **details: Any) -> SandboxError:
 class BasisTheoryPlatformService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self.hooks = Webhooks(runtime, self._tenant_id)
 
     # -- generic -----------------------------------------------------------------------
 
@@ -66,14 +68,16 @@ class BasisTheoryPlatformService:
             body.metadata, iso(now),
         )
         self.rt.store.put(self._space(tenant), "token", token.id, token)
+        self.hooks.emit(tenant, "token.created", "token", token.to_wire())
         return token
 
     def token(self, tenant: str, token_id: str) -> Token:
         return self._get(tenant, "token", token_id, "Token")
 
     def delete_token(self, tenant: str, token_id: str) -> None:
-        self.token(tenant, token_id)
+        token = self.token(tenant, token_id)
         self.rt.store.delete(self._space(tenant), "token", token_id)
+        self.hooks.emit(tenant, "token.deleted", "token", token.to_wire())
 
     def _tenant_id(self, tenant: str) -> str:
         """The id of the tenant behind the API key, made once."""
@@ -132,13 +136,16 @@ class BasisTheoryPlatformService:
         self.rt.store.put(self._space(tenant), "enrollment", enrollment.id, enrollment)
         for agent_id in agent_ids:
             self.agent(tenant, agent_id).enrollment_ids.append(enrollment.id)
+        self.hooks.emit(tenant, "agentic.enrollment.created", "enrollment", enrollment.to_wire())
         return enrollment
 
     def enrollment(self, tenant: str, enrollment_id: str) -> Enrollment:
         return self._get(tenant, "enrollment", enrollment_id, "Enrollment")
 
     def delete_enrollment(self, tenant: str, enrollment_id: str) -> None:
-        self.enrollment(tenant, enrollment_id).status = "deleted"  # a soft delete, as documented
+        enrollment = self.enrollment(tenant, enrollment_id)
+        enrollment.status = "deleted"  # a soft delete, as documented
+        self.hooks.emit(tenant, "agentic.enrollment.deleted", "enrollment", enrollment.to_wire())
 
     def retry_enrollment(self, tenant: str, enrollment_id: str) -> Enrollment:
         enrollment = self.enrollment(tenant, enrollment_id)
@@ -159,7 +166,9 @@ class BasisTheoryPlatformService:
         if enrollment.step not in expected:
             raise _unprocessable(f"verify/{action} does not apply now (verification is at {enrollment.step}).", step=enrollment.step)
         if action == "start":
-            return self._start(enrollment, links_base)
+            answer = self._start(enrollment, links_base)
+            self._announce_if_active(tenant, enrollment)
+            return answer
         if action == "method":
             if value not in [m["id"] for m in OTP_METHODS]:
                 raise invalid_field("method_id", "The method_id is not one of the offered methods.")
@@ -169,7 +178,12 @@ class BasisTheoryPlatformService:
             enrollment.step = "device_bound"  # the provider's test tenants accept any code
             return {"status": "device_bound"}
         enrollment.step, enrollment.status = "verified", "active"
+        self._announce_if_active(tenant, enrollment)
         return {"status": "verified"}
+
+    def _announce_if_active(self, tenant: str, enrollment: Enrollment) -> None:
+        if enrollment.status == "active":
+            self.hooks.emit(tenant, "agentic.enrollment.verified", "enrollment", enrollment.to_wire())
 
     def _start(self, enrollment: Enrollment, links_base: str) -> dict[str, Any]:
         outcome = enrollment.profile.verify
@@ -217,6 +231,7 @@ class BasisTheoryPlatformService:
             credential_type="spt" if enrollment.type == "spt" else "card",
         )
         self.rt.store.put(self._space(tenant), "instruction", instruction.id, instruction)
+        self.hooks.emit(tenant, "agentic.instruction.created", "instruction", instruction.to_wire())
         return instruction
 
     def instruction(self, tenant: str, agent_id: str, instruction_id: str) -> Instruction:
@@ -261,6 +276,7 @@ class BasisTheoryPlatformService:
         outcome = enrollment.profile.instruction
         if outcome == "verified":
             instruction.status = "approved"
+            self.hooks.emit(tenant, "agentic.instruction.approved", "instruction", instruction.to_wire())
             return {"status": "verified"}
         instruction.extra["verification"] = outcome
         if outcome == "redirect_required":
@@ -272,6 +288,7 @@ class BasisTheoryPlatformService:
         if instruction.status != "pending_verification" or "verification" not in instruction.extra:
             raise _unprocessable("Start the instruction's verification (verify) before verify/passkey.", status=instruction.status)
         instruction.status = "approved"
+        self.hooks.emit(tenant, "agentic.instruction.approved", "instruction", instruction.to_wire())
         return instruction
 
     def credentials(self, tenant: str, agent_id: str, instruction_id: str, body: CredentialsCreate) -> dict[str, Any]:
@@ -291,4 +308,6 @@ class BasisTheoryPlatformService:
             return {"spt": {"id": "spt_" + self.rt.ids.alnum(tenant, "spt", 24)}, "expires_at": iso(expires)}
         card = {"number": MOCK_PAN_PREFIX + enrollment.card["last4"], "expiration_month": now.month, "expiration_year": now.year + 3,
                 "cvc": self.rt.ids.digits(tenant, "cvc", 3)}
+        # The event names the instruction, never the card.
+        self.hooks.emit(tenant, "agentic.credentials.created", "instruction", instruction.to_wire())
         return {"card": card, "expires_at": iso(expires)}

@@ -80,9 +80,10 @@ class Session:
 
 
 class ThreeDs:
-    def __init__(self, runtime: Runtime, tenant_id) -> None:
+    def __init__(self, runtime: Runtime, tenant_id, hooks) -> None:
         self.rt = runtime
         self._tenant_id = tenant_id
+        self.hooks = hooks
 
     def create(self, tenant: str, body: SessionCreate, links_base: str) -> dict[str, Any]:
         token = self.rt.store.get(Space("btplatform", tenant), "token", body.token_id or body.pan or "")
@@ -94,6 +95,7 @@ class ThreeDs:
         )
         self.rt.store.put(Space("btplatform", tenant), "3ds_session", session.id, session)
         self.rt.store.put(Space("btplatform", tenant), "index", session.id, tenant)  # the challenge page finds it by id
+        self.hooks.emit(tenant, "3ds.session.created", "session", session.to_wire())
         return {
             "id": session.id, "type": session.type, "cardBrand": BRANDS.get(token.brand, token.brand), "additional_card_brands": [],
             "method_url": None, "method_notification_url": None, "directory_server_id": "A000000003",
@@ -125,6 +127,7 @@ class ThreeDs:
         elif status == "decoupled_challenge":
             session.extra["challenge"] = "decoupled"  # the issuer asks the cardholder out of band, who approves
         session.authentication = auth
+        self.hooks.emit(tenant, "3ds.session.authenticated", "session", session.to_wire())
         return auth
 
     def challenge_result(self, tenant: str, session_id: str) -> dict[str, Any]:
@@ -134,6 +137,7 @@ class ThreeDs:
         if session.extra.get("challenge") == "decoupled":
             session.extra["challenge"] = "completed"
             session.authentication = self._authentication(session, "successful")
+        self.hooks.emit(tenant, "3ds.session.challenge-result-retrieved", "session", session.to_wire())
         return session.authentication
 
     def answer_challenge(self, session_id: str, code: str | None, cancelled: bool) -> str:
