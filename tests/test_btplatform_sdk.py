@@ -242,3 +242,32 @@ def test_webhooks_through_the_sdk_and_a_signed_delivery(bt, base_url, receiver):
     bt.webhooks.delete(hook.id)
     with pytest.raises(NotFoundError):
         bt.webhooks.get(hook.id)
+
+
+def test_a_crossmint_order_intent_verifies_through_the_basis_theory_sdk(base_url):
+    import json
+
+    def crossmint(method, path, body=None):
+        request = urllib.request.Request(
+            f"{base_url}/api/unstable{path}", method=method, data=json.dumps(body).encode() if body is not None else None,
+            headers={"X-API-KEY": "sk_staging_seam", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    agent = crossmint("POST", "/agents", {"metadata": {"name": "Shopper"}})["agentId"]
+    method = crossmint("POST", "/payment-methods", {"card": {"number": "4000056655665556", "expiration": {"month": "12", "year": "2030"}}})["paymentMethodId"]
+    crossmint("POST", f"/payment-methods/{method}/agentic-enrollment", {})
+    intent = crossmint("POST", "/order-intents", {"agentId": agent, "payment": {"paymentMethodId": method}, "mandates": []})
+    config = intent["verificationConfig"]
+    assert intent["phase"] == "requires-verification"
+
+    bt = BasisTheory(api_key=config["publicApiKey"], base_url=base_url)
+    started = bt.agentic.agents.instructions.verify.start(config["agentId"], config["instructionId"], device_context=DEVICE)
+    assert started.status == "passkey_required"
+    approved = bt.agentic.agents.instructions.verify.passkey(config["agentId"], config["instructionId"], assurance_data={})
+    assert approved.status == "approved"
+    assert crossmint("GET", f"/order-intents/{intent['orderIntentId']}")["phase"] == "active"
+    with pytest.raises(NotFoundError):
+        BasisTheory(api_key="key_test_other", base_url=base_url).agentic.agents.instructions.verify.start(
+            config["agentId"], config["instructionId"], device_context=DEVICE, request_options=NO_RETRIES)

@@ -13,6 +13,7 @@ from sandbox.core.events import EventLog
 from sandbox.core.idempotency import IdempotencyStore
 from sandbox.core.ids import IdFactory
 from sandbox.core.scenarios.recorder import Recorder
+from sandbox.core.seams import InstructionRegistry
 from sandbox.core.scenarios.rules import RuleBook
 from sandbox.core.store import MemoryStore, Store
 from sandbox.core.webhooks.endpoints import EndpointRegistry
@@ -33,6 +34,7 @@ class Runtime:
     outbox: Outbox
     rules: RuleBook = field(default_factory=RuleBook)
     recorder: Recorder | None = None  # on with --record or POST /_sandbox/recording
+    instructions: InstructionRegistry = field(default_factory=InstructionRegistry)  # the Crossmint-Basis Theory seam
     provider_names: list[str] = field(default_factory=list)
 
     @classmethod

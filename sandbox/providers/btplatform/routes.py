@@ -117,7 +117,8 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService) -> list[web.Ro
 
     def verify_passkey(call: Call) -> Reply:
         call.parse(VerifyPasskey)
-        return Reply(service.verify_passkey(t(call), call.param("agent_id"), call.param("id")).to_wire())
+        verified = service.verify_passkey(t(call), call.param("agent_id"), call.param("id"))
+        return Reply(verified if isinstance(verified, dict) else verified.to_wire())
 
     def credentials(call: Call) -> Reply:
         body = call.parse(CredentialsCreate, empty_ok=True)

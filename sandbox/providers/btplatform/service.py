@@ -25,6 +25,21 @@ MOCK_PAN_PREFIX = "400000100000"  # the provider's mock virtual cards: this pref
 OTP_METHODS = [{"id": "sms-1", "type": "sms", "value": "***-***-1234"}, {"id": "email-1", "type": "email", "value": "c***@example.com"}]
 
 
+def _platform_answer(answer: dict[str, Any], reference: str, links_base: str) -> dict[str, Any]:
+    """A Basis Theory AI-style answer in the platform's words."""
+    status, data = answer.get("status"), answer.get("data") or {}
+    if status == "VERIFIED":
+        return {"status": "verified"}
+    if status == "ERROR":
+        raise _unprocessable((answer.get("error") or {}).get("message", "Verification failed."))
+    if data.get("brand") == "MASTERCARD":
+        return {"status": "redirect_required", "brand": "mastercard",
+                "redirect": {"uri": f"{links_base}/_sandbox/basistheory/redirect/{reference}", "uri_type": "WEB_URI"}}
+    context = data.get("authContext") or {}
+    return {"status": "passkey_required", "passkey_context": {
+        "endpoint": context.get("endpoint"), "identifier": reference, "action": "AUTHENTICATE", "platform_type": "WEB"}}
+
+
 def _unprocessable(message: str, **details: Any) -> SandboxError:
     return SandboxError(ErrorKind.INVALID_STATE, message, details=details)
 
@@ -269,6 +284,10 @@ class BasisTheoryPlatformService:
         self.rt.store.delete(self._space(tenant), "instruction", instruction_id)
 
     def verify_instruction(self, tenant: str, agent_id: str, instruction_id: str, links_base: str) -> dict[str, Any]:
+        external = self.rt.instructions.find(tenant, agent_id, instruction_id)
+        if external is not None:  # a Crossmint order intent's instruction
+            answer = external.verify("START", {}, links_base)
+            return _platform_answer(answer, instruction_id, links_base)
         instruction = self.instruction(tenant, agent_id, instruction_id)
         if instruction.status != "pending_verification":
             raise _unprocessable(f"The instruction is {instruction.status}; only pending_verification ones are verified.", status=instruction.status)
@@ -283,7 +302,14 @@ class BasisTheoryPlatformService:
             return {"status": "redirect_required", "brand": "mastercard", "redirect": self._redirect(instruction.id, links_base)}
         return {"status": "passkey_required", "passkey_context": self._passkey(instruction.id, enrollment.card, "AUTHENTICATE", links_base)}
 
-    def verify_passkey(self, tenant: str, agent_id: str, instruction_id: str) -> Instruction:
+    def verify_passkey(self, tenant: str, agent_id: str, instruction_id: str) -> Instruction | dict[str, Any]:
+        external = self.rt.instructions.find(tenant, agent_id, instruction_id)
+        if external is not None:
+            action = "MASTERCARD_AUTH_COMPLETE" if external.describe()["brand"] == "MASTERCARD" else "AUTHENTICATE_PASSKEY"
+            answer = external.verify(action, {}, "")
+            if answer.get("status") != "VERIFIED":
+                raise _unprocessable("The instruction's verification did not succeed.", status=answer.get("status"))
+            return external.describe()
         instruction = self.instruction(tenant, agent_id, instruction_id)
         if instruction.status != "pending_verification" or "verification" not in instruction.extra:
             raise _unprocessable("Start the instruction's verification (verify) before verify/passkey.", status=instruction.status)

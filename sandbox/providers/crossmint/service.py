@@ -15,6 +15,7 @@ from sandbox.core import cards
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
+from sandbox.core.seams import ExternalInstruction
 from sandbox.core.scenarios.rules import CHALLENGES
 from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.basistheory.verification import Answer, BadPayload, OutOfOrder, Session
@@ -173,6 +174,7 @@ class CrossmintService:
         )
         self._put(project, user, "order_intent", intent.id, intent)
         self._index(project, intent.bt_instruction_id, user, "order_intent", intent.id)
+        self._register_instruction(intent)
         self._emit(project, machine.CREATED_EVENT, intent.id, intent.to_wire())
         if not self._scripted_phase(project, user, intent, body):
             self._advance_payment_method(project, user, intent)
@@ -251,6 +253,25 @@ class CrossmintService:
         elif answer.failed:
             self._emit(project, machine.VERIFICATION_FAILED_EVENT, intent.id, intent.to_wire())
         return answer
+
+    def _register_instruction(self, intent: OrderIntent) -> None:
+        """Let Basis Theory's platform routes verify this intent's instruction (core/seams.py)."""
+        instruction_id = intent.bt_instruction_id
+
+        def verify(action: str, payload: dict[str, Any], links_base: str) -> dict[str, Any]:
+            return self.verify_instruction(instruction_id, action, payload, links_base).body
+
+        def describe() -> dict[str, Any]:
+            current = self._locate(instruction_id, "Instruction")
+            live = self.intent(current[0], current[1], current[3])
+            status = {"requires-verification": "pending_verification", "active": "approved"}.get(live.phase, live.phase)
+            brand = live.session.brand if live.session else None
+            return {"id": instruction_id, "status": status, "order_intent_id": live.id, "brand": brand,
+                    "description": "Crossmint order intent"}
+
+        self.rt.instructions.register(
+            instruction_id, ExternalInstruction(intent.bt_agent_id, intent.public_api_key, verify, describe)
+        )
 
     # -- helpers -----------------------------------------------------------------------
 
