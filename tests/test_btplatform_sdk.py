@@ -1,6 +1,7 @@
 """The official Basis Theory SDK (`basistheoryclient`), unmodified, against `sandbox serve`."""
 
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -271,3 +272,33 @@ def test_a_crossmint_order_intent_verifies_through_the_basis_theory_sdk(base_url
     with pytest.raises(NotFoundError):
         BasisTheory(api_key="key_test_other", base_url=base_url).agentic.agents.instructions.verify.start(
             config["agentId"], config["instructionId"], device_context=DEVICE, request_options=NO_RETRIES)
+
+
+def test_conflict_on_verifying_an_active_enrollment(bt):
+    from basis_theory.errors import ConflictError
+
+    token = card_token(bt, "4000056655665556")
+    enrollment = bt.agentic.enrollments.create(token_id=token.id, consumer={"email": "a@example.com"})
+    bt.agentic.enrollments.verify.start(enrollment.id, device_context=DEVICE)
+    with pytest.raises(ConflictError):
+        bt.agentic.enrollments.verify.start(enrollment.id, device_context=DEVICE, request_options=NO_RETRIES)
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/tokens", {"type": "card", "data": {"number": "4242424242424241", "expiration_month": 12, "expiration_year": 2030}}, "data.number"),
+    ("/tokens", {"type": "bank"}, "type"),
+    ("/tokens", [], "body"),
+    ("/agentic/agents", {"name": 5}, "name"),
+    ("/agentic/enrollments", {"token_id": "x", "consumer": {"email": "nope"}}, "consumer.email"),
+    ("/3ds/sessions", {"type": "merchant"}, "body"),
+    ("/webhooks", {"name": "n", "url": "not a url", "events": ["token.created"]}, "url"),
+])
+def test_raw_bad_input_is_a_problem_document(base_url, path, body, field):
+    import json
+
+    request = urllib.request.Request(f"{base_url}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"BT-API-KEY": "key_test_raw", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    problem = json.loads(caught.value.read())
+    assert caught.value.code == 400 and problem["status"] == 400 and field in problem["errors"] and problem["title"]
