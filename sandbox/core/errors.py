@@ -102,6 +102,25 @@ def message_of(err: dict[str, Any]) -> str:
     return msg if msg[1:2].isupper() else msg[:1].lower() + msg[1:]  # keep acronyms such as "URL"
 
 
+# Each kind's usual HTTP status and reason phrase; providers override what differs.
+HTTP_STATUS: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.VALIDATION: (400, "Bad Request"),
+    ErrorKind.MALFORMED: (400, "Bad Request"),
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE: (415, "Unsupported Media Type"),
+    ErrorKind.PAYLOAD_TOO_LARGE: (413, "Payload Too Large"),
+    ErrorKind.UNAUTHENTICATED: (401, "Unauthorized"),
+    ErrorKind.FORBIDDEN: (403, "Forbidden"),
+    ErrorKind.NOT_FOUND: (404, "Not Found"),
+    ErrorKind.ROUTE_NOT_FOUND: (404, "Not Found"),
+    ErrorKind.METHOD_NOT_ALLOWED: (405, "Method Not Allowed"),
+    ErrorKind.INVALID_STATE: (409, "Conflict"),
+    ErrorKind.IDEMPOTENCY_CONFLICT: (409, "Conflict"),
+    ErrorKind.PAYMENT_REQUIRED: (402, "Payment Required"),
+    ErrorKind.RATE_LIMITED: (429, "Too Many Requests"),
+    ErrorKind.INTERNAL: (500, "Internal Server Error"),
+}
+
+
 class EnvelopeStyle:
     """`{"error": {"code", "message", "details"}}`: Dino's envelope, also used by the control plane."""
 

@@ -7,24 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.errors import HTTP_STATUS, ErrorKind, SandboxError
 
-_TABLE: dict[ErrorKind, tuple[int, str]] = {
-    ErrorKind.VALIDATION: (400, "Bad Request"),
-    ErrorKind.MALFORMED: (400, "Bad Request"),
-    ErrorKind.UNSUPPORTED_MEDIA_TYPE: (415, "Unsupported Media Type"),
-    ErrorKind.PAYLOAD_TOO_LARGE: (413, "Payload Too Large"),
-    ErrorKind.UNAUTHENTICATED: (401, "Unauthorized"),
-    ErrorKind.FORBIDDEN: (403, "Forbidden"),
-    ErrorKind.NOT_FOUND: (404, "Not Found"),
-    ErrorKind.ROUTE_NOT_FOUND: (404, "Not Found"),
-    ErrorKind.METHOD_NOT_ALLOWED: (405, "Method Not Allowed"),
-    ErrorKind.INVALID_STATE: (409, "Conflict"),
-    ErrorKind.IDEMPOTENCY_CONFLICT: (409, "Conflict"),
-    ErrorKind.PAYMENT_REQUIRED: (422, "Unprocessable Entity"),
-    ErrorKind.RATE_LIMITED: (429, "Too Many Requests"),
-    ErrorKind.INTERNAL: (500, "Internal Server Error"),
-}
+_TABLE = {**HTTP_STATUS, ErrorKind.PAYMENT_REQUIRED: (422, "Unprocessable Entity")}  # eligibility and mandates
 
 
 class CrossmintErrors:
