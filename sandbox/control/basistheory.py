@@ -58,9 +58,15 @@ def routes(runtime) -> list[web.RouteDef]:
         return render_page("Verify your purchase", form, note=note)
 
     async def answer(request: web.Request) -> web.Response:
-        form = await request.post()
         try:
-            status = threeds.answer_challenge(request.match_info["id"], form.get("code"), form.get("action") == "cancel")
+            form = await request.post()
+        except (ValueError, LookupError):
+            return render_page("Verify your purchase", "<p>The form could not be read.</p>", 400, note=note)
+        cancelled = form.get("action") == "cancel"
+        if not cancelled and not form.get("code"):  # nothing typed: ask again, the challenge stays open
+            return await challenge(request)
+        try:
+            status = threeds.answer_challenge(request.match_info["id"], form.get("code"), cancelled)
         except SandboxError as error:
             return render_page("Verify your purchase", f"<p>{escape(error.message)}</p>", 409, note=note)
         return render_page("Verify your purchase", f"<p>Authentication {escape(status)}. You can close this window.</p>", note=note)

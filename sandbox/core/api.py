@@ -116,7 +116,7 @@ class ProviderApi:
             if entry.fingerprint != body_print:
                 raise SandboxError(
                     ErrorKind.IDEMPOTENCY_CONFLICT,
-                    f"Idempotency-Key {key!r} was already used with a different request body on this endpoint",
+                    f"{self.idempotency_header} {key!r} was already used with a different request body on this endpoint",
                     details={"idempotency_key": key},
                 )
             await asyncio.shield(entry.done)

@@ -17,10 +17,14 @@ _TABLE = {
 }
 
 
+REASONS = {status: reason for status, reason in HTTP_STATUS.values()}
+
+
 class ProblemDetails:
     def render(self, error: SandboxError, instance: str) -> tuple[int, dict[str, Any]]:
         status, title = _TABLE.get(error.kind, _TABLE[ErrorKind.INTERNAL])
-        status = error.status or status
+        if error.status and error.status != status:  # the title follows the status actually sent
+            status, title = error.status, REASONS.get(error.status, title)
         body: dict[str, Any] = {
             "type": f"https://httpstatuses.io/{status}", "title": title, "status": status,
             "detail": error.message, "instance": instance,

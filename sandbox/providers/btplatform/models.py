@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from sandbox.core.cards import number_problem
 from sandbox.core.fields import Email
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
 
 
 def _text(value: Any) -> Any:
@@ -132,14 +134,25 @@ class Amount(Body):
     @field_validator("value", mode="before")
     @classmethod
     def _decimal(cls, value: Any) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not AMOUNT.fullmatch(value):
             raise ValueError("The value must be a decimal string such as \"25.00\".")
-        try:
-            if Decimal(value) <= 0:
-                raise ValueError("The value must be more than 0.")
-        except InvalidOperation:
-            raise ValueError("The value must be a decimal string such as \"25.00\".") from None
+        if Decimal(value) <= 0:
+            raise ValueError("The value must be more than 0.")
         return value
+
+
+def _in_range(value: datetime | None) -> datetime | None:
+    """Naive instants are UTC; the year must stay where timestamps can be computed."""
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    # Years 1 and 9999 are checked first: converting them to UTC can overflow datetime.
+    if value.year in (1, 9999) or not 1970 <= value.astimezone(timezone.utc).year < 9000:
+        raise ValueError("The expires_at must be between 1970 and 9000.")
+    return value
+
+
+Instant = Annotated[datetime, AfterValidator(_in_range)]
 
 
 class Recurring(Body):
@@ -150,14 +163,14 @@ class InstructionCreate(Body):
     enrollment_id: NonEmpty
     amount: Amount
     description: NonEmpty
-    expires_at: datetime
+    expires_at: Instant
     recurring: Recurring | None = None
 
 
 class InstructionUpdate(Body):
     amount: Amount | None = None
     description: NonEmpty | None = None
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
 
 
 class Merchant(Body):
@@ -169,8 +182,8 @@ class Merchant(Body):
 
 class Product(Body):
     name: str
-    price: float
-    quantity: int
+    price: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    quantity: Annotated[int, Field(ge=1)]
 
 
 class CredentialsCreate(Body):
@@ -179,9 +192,17 @@ class CredentialsCreate(Body):
     amount: Amount | None = None
 
 
+def _clamp(value: Any) -> Any:
+    """The SDK declares no 400 for lists, so an out-of-range limit is brought into range."""
+    try:
+        return min(max(int(value), 1), 100)
+    except (TypeError, ValueError):
+        return value
+
+
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    limit: Annotated[int, BeforeValidator(_clamp)] = 20
     cursor: str | None = None
     enrollment_id: str | None = None
 

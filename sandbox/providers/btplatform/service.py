@@ -66,8 +66,8 @@ class BasisTheoryPlatformService:
     def page(self, tenant: str, kind: str, limit: int, cursor: str | None, where=None) -> Page:
         try:
             return self.rt.store.page(self._space(tenant), kind, limit=limit, after=cursor, where=where)
-        except UnknownCursor:
-            raise invalid_field("cursor", "The cursor is not valid.") from None
+        except UnknownCursor:  # the SDK declares no 400 for lists: an unknown cursor is the end
+            return Page([], False)
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -75,7 +75,7 @@ class BasisTheoryPlatformService:
         data, now = body.data, self.rt.clock.now()
         problem = cards.expiry_problem(data.expiration_month, data.expiration_year, now)
         if problem:
-            raise invalid_field("data.expiration_year", f"The card {problem}.")
+            raise invalid_field("data.expiration_year", f"The {problem}." if problem.startswith("card") else f"The card {problem}.")
         fingerprint = hashlib.sha256(f"{self.rt.ids.seed}:{data.number}".encode()).hexdigest()[:44]
         token = Token(
             self.rt.ids.uuid(tenant, "token"), self._tenant_id(tenant), cards.brand(data.number) or "unknown",
@@ -137,8 +137,10 @@ class BasisTheoryPlatformService:
         if profile is None:
             raise _unprocessable(f"A {token.brand} card cannot be enrolled: only Visa and Mastercard can.")
         agent_ids = body.agent_ids if body.agent_ids is not None else ([body.agent_id] if body.agent_id else [])
+        agent_ids = list(dict.fromkeys(agent_ids))  # each agent once
         for agent_id in agent_ids:
-            self.agent(tenant, agent_id)
+            if self.rt.store.get(self._space(tenant), "agent", agent_id) is None:
+                raise invalid_field("agent_ids" if body.agent_ids is not None else "agent_id", f"The agent {agent_id} was not found.")
         if body.type == "spt":
             provider, status = "stripe-mock", "active"
         else:
@@ -235,7 +237,7 @@ class BasisTheoryPlatformService:
             raise _unprocessable(f"Enrollment {body.enrollment_id} not found.")
         if enrollment.status != "active":
             raise _unprocessable(f"The enrollment is {enrollment.status}; instructions need an active one.", status=enrollment.status)
-        expires = body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=timezone.utc)
+        expires = body.expires_at
         if expires.timestamp() <= self.rt.clock.timestamp():
             raise invalid_field("expires_at", "The expires_at must be in the future.")
         status = "pending_verification" if enrollment.type == "agentic" else "approved"
@@ -251,7 +253,7 @@ class BasisTheoryPlatformService:
 
     def instruction(self, tenant: str, agent_id: str, instruction_id: str) -> Instruction:
         instruction = self._get(tenant, "instruction", instruction_id, "Instruction")
-        if instruction.agent_id != agent_id:
+        if instruction.agent_id != agent_id or self.rt.store.get(self._space(tenant), "agent", agent_id) is None:
             raise SandboxError(ErrorKind.NOT_FOUND, f"Instruction {instruction_id} not found")
         if instruction.status not in ("expired", "cancelled") and self.rt.clock.timestamp() >= instruction.expires_ts:
             instruction.status = "expired"
@@ -271,12 +273,16 @@ class BasisTheoryPlatformService:
     def update_instruction(self, tenant: str, agent_id: str, instruction_id: str, body: InstructionUpdate) -> Instruction:
         instruction = self.instruction(tenant, agent_id, instruction_id)
         if body.amount is not None:
+            if instruction.status == "approved" and Decimal(body.amount.value) > Decimal(instruction.amount["value"]):
+                instruction.status = "pending_verification"  # a higher amount needs the cardholder again
+                instruction.extra.pop("verification", None)
             instruction.amount = body.amount.model_dump()
         if body.description is not None:
             instruction.description = body.description
         if body.expires_at is not None:
-            expires = body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=timezone.utc)
-            instruction.expires_at, instruction.expires_ts = iso(expires), expires.timestamp()
+            if body.expires_at.timestamp() <= self.rt.clock.timestamp():
+                raise invalid_field("expires_at", "The expires_at must be in the future.")
+            instruction.expires_at, instruction.expires_ts = iso(body.expires_at), body.expires_at.timestamp()
         return instruction
 
     def delete_instruction(self, tenant: str, agent_id: str, instruction_id: str) -> None:
@@ -328,6 +334,8 @@ class BasisTheoryPlatformService:
         if asked > limit:
             raise _unprocessable(f"The amount {asked} is above the instruction's amount {limit}.", amount=str(asked), limit=str(limit))
         enrollment = self.enrollment(tenant, instruction.enrollment_id)
+        if enrollment.status != "active":
+            raise _unprocessable(f"The enrollment is {enrollment.status}; credentials need an active one.", status=enrollment.status)
         now = self.rt.clock.now()
         expires = min(now + timedelta(minutes=30), datetime.fromtimestamp(instruction.expires_ts, timezone.utc))
         if instruction.credential_type == "spt":

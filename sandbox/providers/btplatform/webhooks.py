@@ -60,10 +60,16 @@ class Webhooks:
         endpoint = self.rt.endpoints.get(webhook_id)
         if endpoint is None or endpoint.provider != "btplatform" or endpoint.tenant != tenant:
             raise SandboxError(ErrorKind.NOT_FOUND, f"Webhook {webhook_id} not found")
-        return endpoint
+        return self._owned(tenant, endpoint)
 
     def all(self, tenant: str) -> list[Endpoint]:
-        return [e for e in self.rt.endpoints.all() if e.provider == "btplatform" and e.tenant == tenant]
+        return [self._owned(tenant, e) for e in self.rt.endpoints.all() if e.provider == "btplatform" and e.tenant == tenant]
+
+    def _owned(self, tenant: str, endpoint: Endpoint) -> Endpoint:
+        """Endpoints registered on the control plane lack Basis Theory's own fields: fill them in."""
+        endpoint.extra.setdefault("tenant_id", self._tenant_id(tenant))
+        endpoint.extra.setdefault("created_by", endpoint.extra["tenant_id"])
+        return endpoint
 
     def replace(self, tenant: str, webhook_id: str, body: WebhookBody) -> Endpoint:
         endpoint = self.get(tenant, webhook_id)
