@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 
 from tests.bt import Bt
-from tests.cm import Cm, MAX
+from tests.cm import MAX
 from tests.conftest import intent_body
 
 

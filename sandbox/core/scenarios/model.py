@@ -6,7 +6,7 @@ import difflib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.core.errors import FieldError, model_errors
 from sandbox.core.scenarios.rules import Rule
