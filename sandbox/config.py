@@ -1,4 +1,7 @@
-"""Settings: defaults, overridden by SANDBOX_* environment variables, overridden by flags."""
+"""Settings: defaults, overridden by SANDBOX_* environment variables, overridden by flags.
+
+The face owns them all; core gets a `CoreSettings` and each provider its own settings object.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,11 @@ from pydantic import Field, HttpUrl, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandbox.core.clock import parse_instant
+from sandbox.core.errors import ConfigError
+from sandbox.core.settings import SVIX_SCHEDULE, CoreSettings
 
 
 _URL = TypeAdapter(HttpUrl)
-
-
-class ConfigError(Exception):
-    """A setting that validated but could not be used (e.g. an unreadable key file)."""
 
 
 class Settings(BaseSettings):
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
         default_factory=list, description="provider=url endpoints registered at start (comma-separated in SANDBOX_WEBHOOKS)"
     )
     webhook_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
-        (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0), description="seconds between attempts (Svix's by default)"
+        SVIX_SCHEDULE, description="seconds between attempts (Svix's by default)"
     )
     scenarios: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="scenario files whose rules apply from the start (comma-separated in SANDBOX_SCENARIOS)"
@@ -85,3 +86,12 @@ class Settings(BaseSettings):
     @cached_property
     def effective_seed(self) -> int:
         return self.seed if self.seed is not None else secrets.randbits(32)
+
+    def core(self) -> CoreSettings:
+        return CoreSettings(
+            seed=self.effective_seed, clock=self.clock, public_url=self.public_url, max_events=self.max_events,
+            webhook_retry_schedule=self.webhook_retry_schedule, webhook_timeout_seconds=self.webhook_timeout_seconds,
+        )
+
+
+__all__ = ["ConfigError", "Settings"]

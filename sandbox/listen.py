@@ -14,7 +14,8 @@ import time
 import orjson
 from aiohttp import web
 
-from sandbox.core.webhooks import signing
+from sandbox.core.webhooks.signing import STANDARD_WEBHOOKS
+from sandbox.providers.dino.events import SIGNER as DINO
 
 
 def verdict(secret: str | None, headers, body: bytes) -> str:
@@ -23,13 +24,13 @@ def verdict(secret: str | None, headers, body: bytes) -> str:
     if "Dino-Signature" in headers:
         parts = headers["Dino-Signature"].split(",")
         stamp = next((p[2:] for p in parts if p.startswith("t=")), "0")
-        expected = signing.dino([secret], "", int(stamp), body)["Dino-Signature"].split(",")[1]
+        expected = DINO.sign([secret], "", int(stamp), body)["Dino-Signature"].split(",")[1]
         ok = any(hmac.compare_digest(expected, p) for p in parts[1:])
     else:
         msg_id = headers.get("webhook-id") or headers.get("svix-id", "")
         stamp = headers.get("webhook-timestamp") or headers.get("svix-timestamp", "0")
         given = (headers.get("webhook-signature") or headers.get("svix-signature", "")).split()
-        expected = signing.standard([secret], msg_id, int(stamp), body)["webhook-signature"]
+        expected = STANDARD_WEBHOOKS.sign([secret], msg_id, int(stamp), body)["webhook-signature"]
         ok = any(hmac.compare_digest(expected, g) for g in given)
     fresh = abs(time.time() - int(stamp)) <= 300
     return "signature ok" if ok and fresh else ("signature STALE" if ok else "signature MISMATCH")

@@ -14,17 +14,16 @@ from typing import TextIO
 import aiohttp
 from aiohttp import web
 
+from sandbox.app import catalog, create_app
 from sandbox.config import Settings
 from sandbox.core.scenarios.loader import Loaded, ScenarioError, load
-from sandbox.core.scenarios.replay import Replayer, StepResult
+from sandbox.control.replayer import Replayer, StepResult
 
 
 async def run(loaded: Loaded, against: str | None = None) -> list[StepResult]:
     scenario = loaded.scenario
     runner = None
     if against is None:
-        from sandbox.app import create_app
-
         settings = Settings(**{k: v for k, v in {"seed": scenario.seed, "clock": scenario.clock}.items() if v is not None})
         runner = web.AppRunner(create_app(settings), access_log=None)
         await runner.setup()
@@ -98,7 +97,7 @@ def replay_files(paths: list[str], against: str | None, junit_path: str | None, 
     ok = True
     for path in paths:
         try:
-            loaded = load(path)
+            loaded = load(path, catalog())
         except (ScenarioError, OSError) as exc:
             print(f"FAIL {path}: cannot load\n{exc}", file=out)
             runs.append((path, [StepResult("load", False, [str(exc)])]))
@@ -119,7 +118,7 @@ def validate_files(paths: list[str], out: TextIO = sys.stdout) -> int:
     ok = True
     for path in paths:
         try:
-            loaded = load(path)
+            loaded = load(path, catalog())
             print(f"ok   {path}: {loaded.scenario.name} ({len(loaded.steps)} steps)", file=out)
         except ScenarioError as exc:
             ok = False

@@ -135,7 +135,8 @@ async def test_errors_are_recorded_too(api):
 
 
 def test_yaml_dates_stay_strings():
+    from sandbox.app import catalog
     from sandbox.core.scenarios.loader import parse
 
-    loaded = parse("name: d\nsteps:\n  - request: {method: POST, path: /x, body: {day: 2026-01-01}}\n")
+    loaded = parse("name: d\nsteps:\n  - request: {method: POST, path: /x, body: {day: 2026-01-01}}\n", catalog())
     assert loaded.steps[0].request.body == {"day": "2026-01-01"}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.app import catalog
 from sandbox.core.scenarios.loader import ScenarioError, load, parse
 from sandbox.replay import replay_files, run, validate_files
 
@@ -20,7 +21,7 @@ def test_the_library_is_not_empty():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 async def test_every_shipped_scenario_replays_green(path):
-    results = await run(load(path))
+    results = await run(load(path, catalog()))
     assert all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
     assert results
 
@@ -39,12 +40,12 @@ steps:
 
 def test_invalid_files_name_file_line_and_a_suggestion():
     with pytest.raises(ScenarioError) as caught:
-        parse(BAD, "broken.yaml")
+        parse(BAD, catalog(), "broken.yaml")
     lines = [str(p) for p in caught.value.problems]
     assert lines == [
         "broken.yaml:5: steps.0.request.methd: unknown field; did you mean 'method'?",
         "broken.yaml:7: steps.1.advance_clock.seconds: input should be greater than 0",
-        "broken.yaml:8: steps.2.expect_webhook.provider: input should be 'dino', 'crossmint' or 'basistheory'",
+        "broken.yaml:8: steps.2.expect_webhook.provider: input should be 'dino', 'crossmint', 'basistheory' or 'btplatform'",
         "broken.yaml:9: steps.3: a step has exactly one of: request, advance_clock, expect_webhook",
     ]
 
@@ -63,7 +64,7 @@ def test_invalid_files_name_file_line_and_a_suggestion():
 )
 def test_more_invalid_files(text, expected):
     with pytest.raises(ScenarioError) as caught:
-        parse(text, "x.yaml")
+        parse(text, catalog(), "x.yaml")
     assert str(caught.value.problems[0]).startswith(expected)
 
 
@@ -109,7 +110,7 @@ def test_a_failing_expectation_fails_with_a_diff(tmp_path):
 async def test_replay_against_a_running_sandbox(make_api):
     api = await make_api(seed=42)
     base = str(api.client.make_url("/"))
-    results = await run(load(SHIPPED[0]), against=base)
+    results = await run(load(SHIPPED[0], catalog()), against=base)
     assert all(r.passed for r in results)
 
 
@@ -151,7 +152,7 @@ async def test_record_then_replay_round_trips(make_api, tmp_path):
     assert "${s1.id}" in text and "advance_clock" in text and "/_sandbox/events" not in text
     path = tmp_path / "recorded.yaml"
     path.write_text(text)
-    results = await run(load(path))
+    results = await run(load(path, catalog()))
     assert results and all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
 
 
@@ -163,10 +164,10 @@ async def test_recording_is_off_until_asked(api):
 def test_a_bad_regex_or_a_misspelled_step_is_a_message_not_a_crash():
     text = "name: r\nrules:\n  - {on: request, when: {path: {regex: '(unclosed'}}, then: {fault: {status: 503}}}\n"
     with pytest.raises(ScenarioError) as caught:
-        parse(text, "r.yaml")
+        parse(text, catalog(), "r.yaml")
     assert "invalid regex" in str(caught.value.problems[0]) and caught.value.problems[0].line == 3
     with pytest.raises(ScenarioError) as caught:
-        parse("name: s\nsteps:\n  - reqest: {path: /x}\n", "s.yaml")
+        parse("name: s\nsteps:\n  - reqest: {path: /x}\n", catalog(), "s.yaml")
     assert "did you mean 'request'?" in str(caught.value.problems[0])
 
 
@@ -175,5 +176,5 @@ async def test_references_work_in_expectations(tmp_path):
     path.write_text(FAILING.split("  - name: authorize")[0].replace("expect: {status: 201}", "expect: {status: 201}")
                     + "  - name: read\n    request: {path: \"/v1/purchase-intents/${create.id}\", headers: {Authorization: \"Bearer din_test_qa\"}}\n"
                     + "    expect: {status: 200, body: {id: \"${create.id}\"}}\n")
-    results = await run(load(path))
+    results = await run(load(path, catalog()))
     assert all(r.passed for r in results), [(r.name, r.problems) for r in results]

@@ -1,10 +1,11 @@
-"""The control plane under /_sandbox/: health, reset, clock, events and operator actions."""
+"""The provider-neutral control plane under /_sandbox/: health, reset, clock, events, webhooks,
+scenarios and recording. Each provider brings its own operator routes and pages."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from sandbox.control import basistheory, crossmint, dino, pages, scenarios, system, webhooks
+from sandbox.control import scenarios, system, webhooks
 from sandbox.control.errors import CONTROL_ERRORS
 from sandbox.core.api import ProviderApi
 from sandbox.core.runtime import Runtime
@@ -13,9 +14,10 @@ PREFIXES = ("/_sandbox/", "/_sandbox")
 style = CONTROL_ERRORS
 
 
-def routes(runtime: Runtime) -> list[web.RouteDef]:
-    api = ProviderApi(runtime, "_sandbox", lambda request: "operator", CONTROL_ERRORS)
-    return (
-        system.routes(api) + webhooks.routes(api) + scenarios.routes(api) + dino.routes(api) + crossmint.routes(api)
-        + pages.routes(runtime) + basistheory.routes(runtime)
-    )
+def operator_api(runtime: Runtime) -> ProviderApi:
+    """The API every operator route is served through, the providers' included."""
+    return ProviderApi(runtime, "_sandbox", lambda request: "operator", CONTROL_ERRORS)
+
+
+def routes(api: ProviderApi) -> list[web.RouteDef]:
+    return system.routes(api) + webhooks.routes(api) + scenarios.routes(api)

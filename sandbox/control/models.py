@@ -50,17 +50,6 @@ class EventQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
 
 
-class Decision(Body):
-    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-
-
-class Execute(Body):
-    outcome: Literal["started", "completed", "failed"] | None = None
-    merchant: Annotated[str, Field(min_length=1, max_length=253)] | None = None
-    amount_cents: Annotated[int, Field(strict=True, gt=0)] | None = None
-    failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-
-
 def _decodable(secret: str) -> str:
     try:
         secret_key(secret)

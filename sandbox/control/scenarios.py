@@ -37,7 +37,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
             except orjson.JSONDecodeError as exc:
                 raise SandboxError(ErrorKind.MALFORMED, f"Request body is not valid JSON: {exc}") from None
         try:
-            loaded = parse(text, "scenario")
+            loaded = parse(text, rt.catalog(), "scenario")
         except ScenarioError as exc:
             fields = [FieldError(p.field, f"{p.message} (line {p.line})" if p.line else p.message) for p in exc.problems]
             raise SandboxError(ErrorKind.VALIDATION, "Invalid scenario: " + "; ".join(map(str, exc.problems)), fields=fields) from None

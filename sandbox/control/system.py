@@ -17,8 +17,8 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         return Reply({
             "status": "ok",
             "version": __version__,
-            "providers": list(rt.provider_names),
-            "seed": rt.settings.effective_seed,
+            "providers": rt.providers.names,
+            "seed": rt.settings.seed,
             "clock": rt.clock.describe(),
         })
 

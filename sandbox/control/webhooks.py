@@ -27,8 +27,8 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def create(call: Call) -> Reply:
         body = call.parse(EndpointBody)
-        if body.provider not in rt.provider_names:
-            raise invalid_field("provider", f"must be one of {', '.join(rt.provider_names)}")
+        if body.provider not in rt.providers:
+            raise invalid_field("provider", f"must be one of {', '.join(rt.providers.names)}")
         options = body.model_dump(exclude={"provider", "url"}, exclude_none=True)
         return show(rt.endpoints.add(body.provider, body.url, iso(rt.clock.now()), **options), 201)
 

@@ -48,7 +48,6 @@ class Call:
         except ValidationError as exc:
             raise from_validation(exc) from None
 
-
     def query(self, model: type[M]) -> M:
         """Validate the query string; a repeated parameter keeps its first value."""
         try:
@@ -69,8 +68,8 @@ class Reply:
     headers: dict[str, str] | None = None
 
 
-# A finer principal than the tenant (e.g. Basis Theory's entity), set by an authenticator:
-# idempotency keys never cross it.
+# A finer principal than the tenant (an entity inside a project, say), set by an
+# authenticator: idempotency keys never cross it.
 PRINCIPAL = web.RequestKey("principal", str)
 
 Handler = Callable[[Call], Reply]
@@ -80,9 +79,10 @@ Authenticator = Callable[[web.Request], str]
 class ProviderApi:
     def __init__(
         self, runtime: Runtime, provider: str, authenticate: Authenticator, style: ErrorStyle,
-        idempotency_header: str = IDEMPOTENCY_HEADER,
+        idempotency_header: str = IDEMPOTENCY_HEADER, unsaved_statuses: frozenset[int] = UNSAVED_STATUSES,
     ) -> None:
-        self.idempotency_header = idempotency_header  # Basis Theory's platform says BT-IDEMPOTENCY-KEY
+        self.idempotency_header = idempotency_header  # a provider may name its own
+        self.unsaved_statuses = unsaved_statuses  # answers not kept for a key, so a retry can succeed
         self.runtime = runtime
         self.provider = provider
         self.authenticate = authenticate
@@ -131,7 +131,7 @@ class ProviderApi:
             except SandboxError as error:
                 response = error_response(self.style, error, call.request.path)
         finally:
-            saved = response is not None and response.status not in UNSAVED_STATUSES and response.status < 500
+            saved = response is not None and response.status not in self.unsaved_statuses and response.status < 500
             # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
             stored = StoredResponse(response.status, bytes(memoryview(response.body)), _kept_headers(response)) if saved else None
             keys.finish(scope, entry, stored)

@@ -18,7 +18,7 @@ def parse_instant(text: str) -> datetime:
 
 
 def iso(moment: datetime, *, millis: bool = True) -> str:
-    """ISO-8601 UTC with `Z`: with milliseconds (Dino, Crossmint) or whole seconds (Basis Theory AI)."""
+    """ISO-8601 UTC with `Z`, with milliseconds or (`millis=False`) whole seconds, as each provider writes it."""
     utc = moment.astimezone(timezone.utc)
     if not millis:
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,6 +14,10 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ValidationError
 
 
+class ConfigError(Exception):
+    """A setting that validated but could not be used (e.g. an unreadable key file)."""
+
+
 class ErrorKind(StrEnum):
     VALIDATION = "validation"  # a body or query field is wrong
     MALFORMED = "malformed"  # the body is not JSON, or not an object
@@ -72,14 +76,16 @@ def from_validation(exc: ValidationError, *, prefix: tuple[str, ...] = ()) -> Sa
     return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {summary}", fields=fields)
 
 
-def model_errors(model: type[BaseModel], data: Any, where: tuple[int | str, ...]) -> list[FieldError]:
+def model_errors(
+    model: type[BaseModel], data: Any, where: tuple[int | str, ...], *, context: dict[str, Any] | None = None,
+) -> list[FieldError]:
     """Validate `data` with `model`; the problems, with paths under `where` (empty when valid).
 
     For items of one list that take different models (mandates by `type`), so that paths read
     `mandates.0.value` rather than a tagged union's `mandates.0.maxAmount.value`.
     """
     try:
-        model.model_validate(data)
+        model.model_validate(data, context=context)
     except ValidationError as exc:
         return [FieldError(field_path(where + tuple(err["loc"])), message_of(err), err["type"]) for err in exc.errors(include_url=False)]
     return []
@@ -122,7 +128,7 @@ HTTP_STATUS: dict[ErrorKind, tuple[int, str]] = {
 
 
 class EnvelopeStyle:
-    """`{"error": {"code", "message", "details"}}`: Dino's envelope, also used by the control plane."""
+    """`{"error": {"code", "message", "details"}}`: a common envelope (the control plane's too)."""
 
     def __init__(self, table: dict[ErrorKind, tuple[int, str]]) -> None:
         self._table = table

@@ -1,13 +1,13 @@
 """Events recorded by every state transition, kept in a bounded log.
 
 Each event carries the provider's own envelope (`payload`), exactly what a webhook for it
-will POST. Subscribers (the webhook outbox, later) are called synchronously on publish.
+will POST. Subscribers (the webhook outbox) are called synchronously on publish.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,13 +44,13 @@ class EventLog:
         for callback in self._subscribers:
             callback(event)
 
-    def __iter__(self) -> Iterator[Event]:
-        return iter(self._events)
-
     def query(self, **filters: str | None) -> list[Event]:
         """Oldest first, filtered on any of provider, tenant, type, object_id."""
         wanted = {name: value for name, value in filters.items() if value is not None}
         return [e for e in self._events if all(getattr(e, name) == value for name, value in wanted.items())]
+
+    def size(self) -> int:
+        return len(self._events)
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
         kept = [e for e in self._events if not (provider in (None, e.provider) and tenant in (None, e.tenant))]

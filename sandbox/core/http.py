@@ -16,10 +16,6 @@ log = logging.getLogger("sandbox")
 JSON = "application/json"
 
 
-def dumps(payload: Any) -> bytes:
-    return orjson.dumps(payload)
-
-
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(payload), status=status, content_type=JSON, headers=headers)
 
@@ -114,7 +110,7 @@ EXPOSED_HEADERS = (
 
 @web.middleware
 async def cors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Let browser SDKs (e.g. Basis Theory's React SDK on localhost:3000) call the sandbox."""
+    """Let browser SDKs (a front end on localhost:3000, say) call the sandbox."""
     origin = request.headers.get("Origin")
     if origin is None:
         return await handler(request)

@@ -1,4 +1,4 @@
-"""Idempotency keys, as Stripe and Dino define them.
+"""Idempotency keys, as Stripe defines them.
 
 The first response for a key is kept (scoped to provider, tenant, method and path) and
 replayed for a retry with the same body. The same key with a different body is a conflict.
@@ -23,9 +23,9 @@ DEFAULT_TTL_SECONDS = 24 * 3600
 DEFAULT_MAX_KEYS = 50_000
 
 # Responses that say "this request was never processed" are not kept, so a corrected retry
-# with the same key can go through (Stripe's rule for validation and auth failures).
-# 402 too: Dino tells a client short of funds to top up and retry with the same key.
-UNSAVED_STATUSES = frozenset({400, 401, 402, 403, 415, 429})
+# with the same key can go through (Stripe's rule for validation and auth failures). A
+# provider may add its own (`ProviderApi(unsaved_statuses=…)`).
+UNSAVED_STATUSES = frozenset({400, 401, 403, 415, 429})
 
 
 def fingerprint(body: Any) -> str:
@@ -77,6 +77,9 @@ class IdempotencyStore:
         entry.response = response
         if not entry.done.done():
             entry.done.set_result(None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
         """Forget keys; scopes start with (provider, tenant)."""

@@ -26,7 +26,7 @@ class IdFactory:
         return stream
 
     def ulid(self, prefix: str, tenant: str = "") -> str:
-        """`<prefix>_<26 lower-case Crockford base32 chars>`, ULID-shaped like Dino's ids."""
+        """`<prefix>_<26 lower-case Crockford base32 chars>`, ULID-shaped."""
         bits = self._stream(tenant, prefix).getrandbits(128)
         # 128 bits in 26 base32 digits: the first digit carries 3 bits, as in a ULID.
         return prefix + "_" + "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(125, -5, -5))
@@ -47,6 +47,9 @@ class IdFactory:
         """`count` random lower-case letters and digits (provider ids such as `agt_bt…`)."""
         stream = self._stream(tenant, namespace)
         return "".join(stream.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(count))
+
+    def __len__(self) -> int:
+        return len(self._streams)
 
     def forget(self, tenant: str | None = None) -> None:
         """Restart the streams (all, or one tenant's) after a reset.

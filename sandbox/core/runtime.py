@@ -1,4 +1,4 @@
-"""The shared runtime every provider and the control plane work against."""
+"""The shared runtime every provider and the control plane work against: it owns all state."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from random import Random
 
 from aiohttp import web
 
-from sandbox.config import Settings
 from sandbox.core.clock import Clock
 from sandbox.core.events import EventLog
 from sandbox.core.idempotency import IdempotencyStore
 from sandbox.core.ids import IdFactory
+from sandbox.core.registry import ProviderRegistry
 from sandbox.core.scenarios.recorder import Recorder
-from sandbox.core.seams import InstructionRegistry
-from sandbox.core.scenarios.rules import RuleBook
+from sandbox.core.scenarios.rules import OutcomeCatalog, RuleBook
+from sandbox.core.seams import InstructionSeam
+from sandbox.core.settings import CoreSettings
 from sandbox.core.store import MemoryStore, Store
 from sandbox.core.webhooks.endpoints import EndpointRegistry
 from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
@@ -24,7 +25,7 @@ SYSTEM = "_webhooks"  # the id streams of endpoints and deliveries, which resets
 
 @dataclass(slots=True)
 class Runtime:
-    settings: Settings
+    settings: CoreSettings
     clock: Clock
     ids: IdFactory
     store: Store
@@ -32,43 +33,61 @@ class Runtime:
     events: EventLog
     endpoints: EndpointRegistry
     outbox: Outbox
+    providers: ProviderRegistry
     rules: RuleBook = field(default_factory=RuleBook)
     recorder: Recorder | None = None  # on with --record or POST /_sandbox/recording
-    instructions: InstructionRegistry = field(default_factory=InstructionRegistry)  # the Crossmint-Basis Theory seam
-    provider_names: list[str] = field(default_factory=list)
+    instructions: InstructionSeam = field(default_factory=InstructionSeam)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: CoreSettings) -> Runtime:
         clock = Clock(settings.clock)
-        ids = IdFactory(settings.effective_seed)
+        ids = IdFactory(settings.seed)
+        providers = ProviderRegistry()
         endpoints = EndpointRegistry(
             make_id=lambda: ids.ulid("ep", SYSTEM), random_bytes=lambda: bytes.fromhex(ids.token(SYSTEM, "secret", 24))
         )
         rules = RuleBook(Random(f"{ids.seed}:rules").random)  # probabilities repeat with the seed
         outbox = Outbox(
-            clock, endpoints, {}, make_id=lambda: ids.ulid("dlv", SYSTEM),
+            clock, endpoints, providers.signer, make_id=lambda: ids.ulid("dlv", SYSTEM),
             settings=OutboxSettings(schedule=settings.webhook_retry_schedule, timeout_seconds=settings.webhook_timeout_seconds),
             rules=rules,
         )
         events = EventLog(settings.max_events)
         events.subscribe(outbox.publish)
-        return cls(settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, rules)
+        return cls(
+            settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, providers, rules,
+        )
+
+    def catalog(self) -> OutcomeCatalog:
+        """What scenario rules may script on this sandbox: its registered providers' operations."""
+        return OutcomeCatalog.of(self.providers)
 
     def start_recording(self) -> Recorder:
         clock = self.clock.describe()["now"] if self.clock.frozen else None
-        self.recorder = Recorder("recorded", self.settings.effective_seed, clock)
+        self.recorder = Recorder("recorded", self.settings.seed, clock, kept_headers=self.providers.recorded_headers())
         return self.recorder
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
-        """Forget objects, events, idempotency keys and id streams, for everything or a part."""
+        """Forget objects, events, deliveries, idempotency keys and id streams, for everything or a part.
+
+        Configuration stays: webhook endpoints, loaded scenarios, registered providers and seams.
+        """
         self.store.reset(provider, tenant)
         self.events.clear(provider, tenant)
-        self.outbox.clear(provider, tenant)  # endpoints are configuration and stay
+        self.outbox.clear(provider, tenant)
         self.idempotency.clear(provider, tenant)
         if tenant is None and provider is None:
             self.ids.forget()
         elif tenant is not None:
             self.ids.forget(tenant)
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each collection holds: what a reset must bring back down."""
+        return {
+            **self.store.sizes(), **self.outbox.sizes(), "events": self.events.size(), "idempotency_keys": len(self.idempotency),
+            "id_streams": len(self.ids), "endpoints": len(self.endpoints.all()), "scenarios": len(self.rules.all()),
+            "instruction_resolvers": len(self.instructions), "recorded_steps": len(self.recorder.steps) if self.recorder else 0,
+        }
 
 
 RUNTIME = web.AppKey("runtime", Runtime)

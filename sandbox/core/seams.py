@@ -1,9 +1,9 @@
-"""Instructions that one provider owns and another verifies, met through the runtime.
+"""Instructions that one provider owns and another serves, met through the runtime.
 
-Crossmint order intents are backed by Basis Theory instructions (`ins_bt…`, under the BT
-agent `agt_bt…` and the public key of `verificationConfig`). Crossmint registers a verifier
-for each; Basis Theory's platform routes consult the registry for ids they do not hold. Neither
-provider imports the other.
+A provider whose objects are verified through another provider's instruction endpoints
+registers one resolver at start-up; the serving provider asks the seam for ids it does not
+hold itself. The resolver reads the owner's store, so the seam keeps no per-object state.
+Neither provider imports the other.
 """
 
 from __future__ import annotations
@@ -12,25 +12,44 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# (action, payload, links_base) -> the verification answer {"status", "data", …}
-Verifier = Callable[[str, dict[str, Any], str], dict[str, Any]]
+from sandbox.core.verification import Answer
+
+# (action, payload, passkey page URL) -> the ceremony's answer
+Verifier = Callable[[str, dict[str, Any], str], Answer]
 
 
 @dataclass(frozen=True, slots=True)
 class ExternalInstruction:
+    id: str
     agent_id: str
-    api_key: str  # the key a Basis Theory client uses for it (verificationConfig.publicApiKey)
+    api_key: str  # the key a client of the serving provider uses for it
+    brand: str | None  # the card network whose ceremony verifies it
     verify: Verifier
-    describe: Callable[[], dict[str, Any]]  # the instruction as Basis Theory shows it
+    describe: Callable[[], dict[str, Any]]  # the instruction as the serving provider shows it
 
 
-class InstructionRegistry:
+Resolver = Callable[[str], ExternalInstruction | None]
+
+
+class InstructionSeam:
     def __init__(self) -> None:
-        self._instructions: dict[str, ExternalInstruction] = {}
+        self._resolvers: list[Resolver] = []
 
-    def register(self, instruction_id: str, instruction: ExternalInstruction) -> None:
-        self._instructions[instruction_id] = instruction
+    def provide(self, resolver: Resolver) -> None:
+        self._resolvers.append(resolver)
+
+    def get(self, instruction_id: str) -> ExternalInstruction | None:
+        """Any owner's instruction, for the operator side."""
+        for resolver in self._resolvers:
+            found = resolver(instruction_id)
+            if found is not None:
+                return found
+        return None
 
     def find(self, api_key: str, agent_id: str, instruction_id: str) -> ExternalInstruction | None:
-        found = self._instructions.get(instruction_id)
+        """The instruction as a client sees it: only with its own key and agent."""
+        found = self.get(instruction_id)
         return found if found and found.api_key == api_key and found.agent_id == agent_id else None
+
+    def __len__(self) -> int:
+        return len(self._resolvers)

@@ -47,6 +47,8 @@ class Store(Protocol):
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None: ...
 
+    def sizes(self) -> dict[str, int]: ...
+
 
 @dataclass(slots=True)
 class _Collection:
@@ -131,6 +133,13 @@ class MemoryStore:
 
     def locate(self, kind: str, obj_id: str) -> Space | None:
         return self._index.get((kind, obj_id))
+
+    def sizes(self) -> dict[str, int]:
+        collections = [coll for kinds in self._spaces.values() for coll in kinds.values()]
+        return {
+            "spaces": len(self._spaces), "objects": sum(len(c.items) for c in collections),
+            "object_slots": sum(len(c.order) for c in collections), "object_index": len(self._index),
+        }
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
         doomed = [s for s in self._spaces if (provider in (None, s.provider)) and (tenant in (None, s.tenant))]

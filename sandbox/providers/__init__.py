@@ -1,19 +1,5 @@
-"""The emulated providers. Each depends on `sandbox.core`, never on another provider."""
+"""The emulated providers, one folder each, all of the same shape (docs/architecture.md).
 
-from __future__ import annotations
-
-from typing import Protocol
-
-from aiohttp import web
-
-from sandbox.core.errors import ErrorStyle
-from sandbox.core.runtime import Runtime
-
-
-class Provider(Protocol):
-    name: str
-    prefixes: tuple[str, ...]  # paths this provider owns, so even unknown routes get its error shape
-    style: ErrorStyle
-    webhook_scheme: str  # how its webhooks are signed: dino | svix | standard
-
-    def routes(self, runtime: Runtime) -> list[web.RouteDef]: ...
+Each depends on `sandbox.core` only: never on another provider, the control plane or the face.
+What core needs from a provider is `sandbox.core.registry.Provider`.
+"""

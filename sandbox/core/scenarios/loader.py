@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import FieldError, from_validation
 from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, typed_steps
+from sandbox.core.scenarios.rules import OutcomeCatalog
 
 
 class Loader(yaml.SafeLoader):
@@ -58,12 +59,13 @@ class ScenarioError(Exception):
         self.problems = problems
 
 
-def load(path: str | Path) -> Loaded:
+def load(path: str | Path, catalog: OutcomeCatalog) -> Loaded:
     path = Path(path)
-    return parse(path.read_text(), str(path))
+    return parse(path.read_text(), catalog, str(path))
 
 
-def parse(text: str, name: str = "<scenario>") -> Loaded:
+def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loaded:
+    """`catalog` holds the registered providers and what their rules may script."""
     try:
         root = yaml.compose(text, Loader=Loader)
         data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
@@ -79,10 +81,10 @@ def parse(text: str, name: str = "<scenario>") -> Loaded:
     except (orjson.JSONEncodeError, TypeError) as exc:
         raise ScenarioError([Problem(name, None, "scenario", f"holds a value JSON cannot carry (sets, binary, non-text keys, huge numbers): {exc}")]) from None
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data, context={"catalog": catalog})
     except ValidationError as exc:
         raise ScenarioError([_problem(name, root, f, Scenario) for f in from_validation(exc).fields]) from None
-    steps, problems = typed_steps(scenario.steps)
+    steps, problems = typed_steps(scenario.steps, catalog)
     if problems:
         raise ScenarioError([_problem(name, root, f, Scenario) for f in problems])
     return Loaded(scenario, steps)

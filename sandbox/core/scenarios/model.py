@@ -6,14 +6,10 @@ import difflib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field, ValidationInfo
 
 from sandbox.core.errors import FieldError, model_errors
-from sandbox.core.scenarios.rules import Rule
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from sandbox.core.scenarios.rules import OutcomeCatalog, Rule, Strict, catalog_of
 
 
 # A whole value taken from `vars` or an earlier answer, e.g. `headers: "${vars.auth}"`.
@@ -48,8 +44,15 @@ class ClockStep(Strict):
     advance_clock: Advance
 
 
+def _registered(value: str, info: ValidationInfo) -> str:
+    return catalog_of(info).check_provider(value)
+
+
+ProviderName = Annotated[str, AfterValidator(_registered)]  # one of the registered providers
+
+
 class WebhookExpectation(Strict):
-    provider: Literal["dino", "crossmint", "basistheory"]
+    provider: ProviderName
     type: Annotated[str, Field(min_length=1)]
     object_id: str | None = None
 
@@ -62,8 +65,8 @@ class WebhookStep(Strict):
 STEP_KINDS: dict[str, type[Strict]] = {"request": RequestStep, "advance_clock": ClockStep, "expect_webhook": WebhookStep}
 
 
-class Endpoint(Strict):
-    provider: Literal["dino", "crossmint", "basistheory"]
+class EndpointSpec(Strict):
+    provider: ProviderName
     url: Annotated[str, Field(pattern=r"^https?://")]
     secret: str | None = None
 
@@ -74,7 +77,7 @@ class Scenario(Strict):
     seed: int | None = None
     clock: str | None = None  # freezes the start time, e.g. "2026-01-01T00:00:00Z"
     vars: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], Any] = Field(default_factory=dict)  # ${vars.name}
-    webhooks: list[Endpoint] = Field(default_factory=list)
+    webhooks: list[EndpointSpec] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     steps: list[dict[str, Any]] = Field(default_factory=list)  # typed one by one: see `typed_steps`
 
@@ -90,7 +93,7 @@ def json_schema() -> str:
     return json.dumps(schema, indent=2)
 
 
-def typed_steps(steps: list[dict[str, Any]]) -> tuple[list[Step], list[FieldError]]:
+def typed_steps(steps: list[dict[str, Any]], catalog: OutcomeCatalog) -> tuple[list[Step], list[FieldError]]:
     """Each step is told apart by its one action key, so that errors name that step's fields."""
     typed: list[Step] = []
     problems: list[FieldError] = []
@@ -102,9 +105,10 @@ def typed_steps(steps: list[dict[str, Any]]) -> tuple[list[Step], list[FieldErro
             problems.append(FieldError(f"steps.{index}", f"a step has exactly one of: {', '.join(STEP_KINDS)}{hint}"))
             continue
         model = STEP_KINDS[kinds[0]]
-        found = model_errors(model, step, ("steps", index))
+        context = {"catalog": catalog}
+        found = model_errors(model, step, ("steps", index), context=context)
         if found:
             problems += found
         else:
-            typed.append(model.model_validate(step))
+            typed.append(model.model_validate(step, context=context))  # type: ignore[arg-type]
     return typed, problems

@@ -13,7 +13,6 @@ from typing import Any
 
 import yaml
 
-KEPT_HEADERS = frozenset({"authorization", "x-api-key", "bt-api-key", "idempotency-key"})
 ID_KEY = re.compile(r"(^id$|Id$|_id$)")
 STATE_KEYS = ("status", "phase")
 MAX_STEPS = 10_000  # a recording left on under load must not grow without bound
@@ -24,18 +23,16 @@ class Recorder:
     name: str
     seed: int
     clock: str | None
+    kept_headers: frozenset[str] = frozenset({"idempotency-key"})  # lower case; each provider adds its credentials
     steps: list[dict[str, Any]] = field(default_factory=list)
     _refs: dict[str, str] = field(default_factory=dict)  # id value -> ${step.path}
 
     def request(self, method: str, path: str, headers: dict[str, str], body: Any, status: int, answer: Any) -> None:
         if len(self.steps) >= MAX_STEPS:
             return
-        if path == "/_sandbox/clock/advance" and isinstance(body, dict) and "seconds" in body:
-            self.steps.append({"advance_clock": {"seconds": body["seconds"]}})
-            return
         name = f"s{len(self.steps) + 1}"
         request: dict[str, Any] = {"method": method, "path": self._refer(path)}
-        kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+        kept = {k: v for k, v in headers.items() if k.lower() in self.kept_headers}
         if kept:
             request["headers"] = self._refer(kept)
         if body is not None:
@@ -47,6 +44,10 @@ class Recorder:
                 expect["body"] = state
         self.steps.append({"name": name, "request": request, "expect": expect})
         self._learn(name, answer, [])
+
+    def advance_clock(self, seconds: float) -> None:
+        if len(self.steps) < MAX_STEPS:
+            self.steps.append({"advance_clock": {"seconds": seconds}})
 
     def to_yaml(self) -> str:
         document: dict[str, Any] = {"name": self.name, "description": "Recorded by sandbox serve --record", "seed": self.seed}

@@ -3,18 +3,19 @@
 A rule names an operation (`on`), optional conditions on the request and on the object's
 state (`when`, dotted paths with eq / ne / in / gte / lte / gt / lt / regex / exists), and
 the outcome (`then`). Rules loaded for a tenant apply only to it; `times` limits how often a
-rule fires. Supported so far: HTTP faults (`on: request`) and Dino's authorize decision.
+rule fires. Core scripts HTTP faults (`on: request`) and webhook delivery outcomes
+(`on: deliver`); every other operation is declared by its provider (its `scenarios.py`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from random import Random
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sandbox.core.errors import from_validation
 
@@ -43,111 +44,91 @@ class RequestOutcome(Strict):
     fault: Fault
 
 
-class Later(Strict):
-    seconds: Annotated[float, Field(gt=0)]
-    status: Literal["approved", "declined"]
-
-
-class AuthorizeOutcome(Strict):
-    status: Literal["approved", "declined", "needs_approval"]
-    decision_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-    after: Later | None = None  # for needs_approval: the operator's decision, on the sandbox clock
-
-    @model_validator(mode="after")
-    def _after_only_when_waiting(self) -> AuthorizeOutcome:
-        if self.after is not None and self.status != "needs_approval":
-            raise ValueError("after applies only to status needs_approval")
-        return self
-
-
-CHALLENGES = {  # Basis Theory verification flows by the names scenarios use
-    "otp": "visa_otp", "frictionless": "visa_frictionless", "passkey": "mastercard", "fails": "declined",
-    "mock_otp": "mock_visa_otp", "mock_success": "mock_visa_frictionless", "mock_popup": "mock_mastercard",
-}
-
-
-class PurchaseIntentOutcome(Strict):
-    status: Literal["verify", "active", "pending"] | None = None
-    challenge: Literal[tuple(CHALLENGES)] | None = None  # type: ignore[valid-type]  # with status verify
-    pending_seconds: Annotated[int, Field(ge=0, le=30 * 86400)] = 60  # with status pending
-    declined: bool = False  # refuse the intent (402 card_declined)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> PurchaseIntentOutcome:
-        if not self.declined and self.status is None:
-            raise ValueError("give a status (verify, active, pending) or declined: true")
-        if self.challenge is not None and self.status != "verify":
-            raise ValueError("challenge applies only to status verify")
-        return self
-
-
-class OrderIntentOutcome(Strict):
-    phase: Literal["requires-payment-method", "requires-verification", "active"]
-    challenge: Literal[tuple(CHALLENGES)] | None = None  # type: ignore[valid-type]  # with requires-verification
-
-
-class ExecutionOutcome(Strict):
-    status: Literal["completed", "failed"]
-    failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-
-
-class OtpOutcome(Strict):
-    result: Literal["accept", "reject"]  # whatever code the cardholder typed
-
-
-class Refusal(Strict):
-    status: Annotated[int, Field(ge=400, le=599)] = 422
-    code: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    message: Annotated[str, Field(min_length=1, max_length=500)] = "Refused by a sandbox scenario"
-
-
-class CredentialsOutcome(Strict):
-    refuse: Refusal
-
-
-class Delivery(Strict):
+class ScriptedDelivery(Strict):
     status: Annotated[int, Field(ge=100, le=599)] | None = None  # the receiver's scripted answer; it is not called
     latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0  # delays the attempt
     retry_after: Annotated[float, Field(ge=0, le=7 * 86400)] | None = None  # a scripted Retry-After, in seconds
 
     @model_validator(mode="after")
-    def _does_something(self) -> Delivery:
+    def _does_something(self) -> ScriptedDelivery:
         if self.status is None and not self.latency_ms:
             raise ValueError("a delivery outcome needs status or latency_ms")
         return self
 
 
 class DeliveryOutcome(Strict):
-    delivery: Delivery
+    delivery: ScriptedDelivery
 
 
-OUTCOMES: dict[tuple[str | None, str], type[Strict]] = {
-    (None, "request"): RequestOutcome,
-    ("dino", "authorize"): AuthorizeOutcome,
-    ("dino", "execute"): ExecutionOutcome,
-    ("basistheory", "create_purchase_intent"): PurchaseIntentOutcome,
-    ("crossmint", "create_order_intent"): OrderIntentOutcome,
-    ("basistheory", "validate_otp"): OtpOutcome,
-    ("crossmint", "issue_credentials"): CredentialsOutcome,
-    ("dino", "deliver"): DeliveryOutcome,
-    ("crossmint", "deliver"): DeliveryOutcome,
-    ("basistheory", "deliver"): DeliveryOutcome,
-}
+def one_of(names: Sequence[str]) -> str:
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCatalog:
+    """Every (provider, operation) a rule may script, with the model of its `then`.
+
+    Built from the registered providers: core adds HTTP faults (no provider) and webhook
+    delivery outcomes (every provider); each provider adds its own operations.
+    """
+
+    models: Mapping[tuple[str | None, str], type[BaseModel]]
+    providers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, providers: Iterable[ScriptedProvider]) -> OutcomeCatalog:
+        models: dict[tuple[str | None, str], type[BaseModel]] = {(None, "request"): RequestOutcome}
+        names = []
+        for provider in providers:
+            names.append(provider.name)
+            models[(provider.name, "deliver")] = DeliveryOutcome
+            models.update({(provider.name, operation): model for operation, model in provider.outcomes.items()})
+        return cls(models, tuple(names))
+
+    def check_provider(self, name: str) -> str:
+        if name not in self.providers:
+            raise ValueError(f"input should be {one_of(self.providers)}")
+        return name
+
+    def model(self, provider: str | None, operation: str) -> type[BaseModel]:
+        found = self.models.get((provider, operation))
+        if found is None:
+            known = ", ".join(f"{p or '(no provider)'}/{o}" for p, o in self.models)
+            raise ValueError(f"no rules for {provider or '(no provider)'}/{operation} yet; supported: {known}")
+        return found
+
+
+class ScriptedProvider(Protocol):
+    name: str
+    outcomes: Mapping[str, type[BaseModel]]
+
+
+def catalog_of(info: ValidationInfo) -> OutcomeCatalog:
+    """The catalog a scenario is validated against, passed as pydantic's validation context."""
+    catalog = (info.context or {}).get("catalog")
+    if not isinstance(catalog, OutcomeCatalog):
+        raise ValueError("scenarios are validated against the registered providers (context['catalog'])")
+    return catalog
 
 
 class Rule(Strict):
-    provider: Literal["dino", "crossmint", "basistheory"] | None = None
+    provider: str | None = None
     on: str
     when: dict[str, Any] = Field(default_factory=dict)
     then: dict[str, Any]
     times: Annotated[int, Field(ge=1)] | None = None
     probability: Annotated[float, Field(gt=0, le=1)] | None = None  # fires this often, drawn from the seed
+    _outcome: Any = PrivateAttr(None)  # `then`, parsed once with its operation's model
+
+    @field_validator("provider")
+    @classmethod
+    def _registered(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if value is None else catalog_of(info).check_provider(value)
 
     @model_validator(mode="after")
-    def _known_operation(self) -> Rule:
-        if (self.provider, self.on) not in OUTCOMES:
-            known = ", ".join(f"{p or '(no provider)'}/{o}" for p, o in OUTCOMES)
-            raise ValueError(f"no rules for {self.provider or '(no provider)'}/{self.on} yet; supported: {known}")
+    def _known_operation(self, info: ValidationInfo) -> Rule:
+        model = catalog_of(info).model(self.provider, self.on)
         for path, condition in self.when.items():
             if isinstance(condition, dict):
                 unknown = set(condition) - set(OPERATORS)
@@ -159,7 +140,7 @@ class Rule(Strict):
                     except (re.error, TypeError) as exc:
                         raise ValueError(f"when.{path}: invalid regex: {exc}") from None
         try:
-            OUTCOMES[(self.provider, self.on)].model_validate(self.then)
+            self._outcome = model.model_validate(self.then)
         except ValidationError as exc:
             first = from_validation(exc).fields[0]
             where = "then" if first.field == "body" else f"then.{first.field}"  # "body": the outcome as a whole
@@ -167,7 +148,7 @@ class Rule(Strict):
         return self
 
     def outcome(self) -> Any:
-        return OUTCOMES[(self.provider, self.on)].model_validate(self.then)
+        return self._outcome
 
 
 def matches(when: dict[str, Any], context: dict[str, Any]) -> bool:
@@ -215,7 +196,7 @@ def _holds(condition: Any, value: Any) -> bool:
 
 
 @dataclass(slots=True)
-class Loaded:
+class LoadedRules:
     id: str
     name: str
     tenant: str | None
@@ -233,11 +214,11 @@ class RuleBook:
     """The scenarios loaded into a running sandbox, searched in load order."""
 
     def __init__(self, random: Callable[[], float] | None = None) -> None:
-        self._loaded: dict[str, Loaded] = {}
+        self._loaded: dict[str, LoadedRules] = {}
         self._random = random or Random(0).random  # the sandbox passes one drawn from its seed
 
-    def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> Loaded:
-        loaded = Loaded(scenario_id, name, tenant, list(rules), [0] * len(rules))
+    def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> LoadedRules:
+        loaded = LoadedRules(scenario_id, name, tenant, list(rules), [0] * len(rules))
         self._loaded[scenario_id] = loaded
         return loaded
 
@@ -248,14 +229,11 @@ class RuleBook:
         """Whether any scenario is loaded: the one check on the hot path when none is."""
         return bool(self._loaded)
 
-    def all(self) -> list[Loaded]:
+    def all(self) -> list[LoadedRules]:
         return list(self._loaded.values())
 
-    def get(self, scenario_id: str) -> Loaded | None:
+    def get(self, scenario_id: str) -> LoadedRules | None:
         return self._loaded.get(scenario_id)
-
-    def clear(self) -> None:
-        self._loaded.clear()
 
     def decide(self, provider: str | None, operation: str, tenant: str | None, context: dict[str, Any]) -> Any | None:
         """The outcome of the first rule that matches (and counts as fired), or None."""

@@ -11,9 +11,6 @@ from sandbox.core.clock import iso_timestamp
 from sandbox.core.events import Event
 from sandbox.core.webhooks.signing import new_secret
 
-# Stripe and Svix keep the previous secret signing for 24 hours after a rotation.
-DEFAULT_OVERLAP_SECONDS = 24 * 3600
-
 
 @dataclass(slots=True)
 class Endpoint:
@@ -28,7 +25,7 @@ class Endpoint:
     enabled: bool = True
     disabled_reason: str | None = None
     previous_secrets: list[tuple[str, float]] = field(default_factory=list)  # (secret, valid until)
-    extra: dict[str, Any] = field(default_factory=dict)  # a provider's own fields (Basis Theory's webhooks)
+    extra: dict[str, Any] = field(default_factory=dict)  # a provider's own fields, kept for its webhook routes
 
     def wants(self, event: Event) -> bool:
         return (
@@ -79,6 +76,3 @@ class EndpointRegistry:
 
     def matching(self, event: Event) -> list[Endpoint]:
         return [endpoint for endpoint in self._endpoints.values() if endpoint.wants(event)]
-
-    def clear(self) -> None:
-        self._endpoints.clear()

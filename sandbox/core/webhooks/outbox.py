@@ -15,6 +15,7 @@ import heapq
 import logging
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -24,13 +25,13 @@ import orjson
 
 from sandbox.core.clock import Clock, iso, iso_timestamp
 from sandbox.core.events import Event
+from sandbox.core.registry import WebhookSigner
 from sandbox.core.scenarios.rules import RuleBook
+from sandbox.core.settings import SVIX_SCHEDULE
 from sandbox.core.webhooks.endpoints import Endpoint, EndpointRegistry
-from sandbox.core.webhooks.signing import SCHEMES, context_headers
 
 log = logging.getLogger("sandbox.webhooks")
 
-SVIX_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 EXCERPT = 1024  # bytes of each response body kept in the delivery log
 
 
@@ -90,13 +91,13 @@ class OutboxSettings:
 
 class Outbox:
     def __init__(
-        self, clock: Clock, registry: EndpointRegistry, schemes: dict[str, str], make_id, settings: OutboxSettings,
-        rules: RuleBook | None = None,
+        self, clock: Clock, registry: EndpointRegistry, signer: Callable[[str], WebhookSigner], make_id: Callable[[], str],
+        settings: OutboxSettings, rules: RuleBook | None = None,
     ) -> None:
         self._rules = rules if rules is not None else RuleBook()
         self._clock = clock
         self._registry = registry
-        self.schemes = schemes  # provider -> signing scheme name, filled in as providers are added
+        self._signer = signer  # provider name -> how its webhooks are signed
         self._make_id = make_id
         self.settings = settings
         self._deliveries: OrderedDict[str, Delivery] = OrderedDict()
@@ -155,6 +156,9 @@ class Outbox:
     def query(self, **filters: str | None) -> list[Delivery]:
         wanted = {name: value for name, value in filters.items() if value is not None}
         return [d for d in self._deliveries.values() if all(_field(d, name) == value for name, value in wanted.items())]
+
+    def sizes(self) -> dict[str, int]:
+        return {"deliveries": len(self._deliveries), "delivery_chains": len(self._chains), "due": len(self._due)}
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
         self._clear_deliveries(provider, tenant)
@@ -266,9 +270,9 @@ class Outbox:
     async def _post(self, delivery: Delivery, endpoint: Endpoint) -> tuple[int | None, float | None]:
         number = len(delivery.attempts) + 1
         event = delivery.event
-        scheme = self.schemes[event.provider]
-        headers = SCHEMES[scheme](endpoint.signing_secrets(self._clock.timestamp()), event.id, int(time.time()), delivery.body)
-        headers.update(context_headers(scheme, event, number))
+        signer = self._signer(event.provider)
+        headers = signer.sign(endpoint.signing_secrets(self._clock.timestamp()), event.id, int(time.time()), delivery.body)
+        headers.update(signer.headers(event, number))
         headers["Content-Type"] = "application/json"
         headers["User-Agent"] = "sandbox-webhooks"
         at, started = iso(self._clock.now()), time.perf_counter()

@@ -1,7 +1,8 @@
 """Crossmint (crossmint.com): agentic order intents, agents, payment methods and enrollment.
 
-Verification is delegated to the Basis Theory verification machine
-(`sandbox.providers.basistheory.verification`), the one documented seam between providers.
+Order intents verify through the card networks' ceremony (`sandbox.core.verification`), and
+their instructions are served by whichever provider serves instructions, through the seam
+`runtime.instructions` (`sandbox.core.seams`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,28 @@ from aiohttp import web
 
 from sandbox.core.api import ProviderApi
 from sandbox.core.runtime import Runtime
-from sandbox.providers.crossmint import routes
-from sandbox.providers.crossmint.auth import authenticate
+from sandbox.core.webhooks.signing import SVIX
+from sandbox.providers.crossmint import control, routes
+from sandbox.providers.crossmint.auth import authenticate, tenant_of
 from sandbox.providers.crossmint.errors import CROSSMINT_ERRORS
+from sandbox.providers.crossmint.scenarios import OUTCOMES
 from sandbox.providers.crossmint.service import CrossmintService
 
 
 class Crossmint:
     name = "crossmint"
-    webhook_scheme = "svix"  # see sandbox.core.webhooks.signing
     prefixes = ("/api/",)
     style = CROSSMINT_ERRORS
+    signer = SVIX  # Crossmint's webhooks are sent by Svix
+    outcomes = OUTCOMES
+    recorded_headers = ("x-api-key", "authorization", "idempotency-key")
 
-    def routes(self, runtime: Runtime) -> list[web.RouteDef]:
+    @staticmethod
+    def tenant_of(request: web.Request) -> str | None:
+        return tenant_of(request)
+
+    def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        service = CrossmintService(runtime)
+        runtime.instructions.provide(service.external_instruction)
         api = ProviderApi(runtime, self.name, authenticate, self.style)
-        return routes.routes(api, CrossmintService(runtime))
+        return routes.routes(api, service) + control.routes(operator, service)

@@ -18,10 +18,17 @@ from sandbox.core.errors import ErrorKind, SandboxError
 
 KEY = re.compile(r"(ck|sk)_(staging|development|production)_([A-Za-z0-9_\-]{1,200})")
 DEFAULT_USER = "default-user"
+_PROJECT = re.compile(r"^(?:ck|sk)_[a-z]+_(.+)$")
 
 
 def _unauthorized(message: str, code: str | None = None) -> SandboxError:
     return SandboxError(ErrorKind.UNAUTHENTICATED, message, code=code)
+
+
+def tenant_of(request: web.Request) -> str | None:
+    """The project a request's key names, before it is checked (for tenant-scoped scenario rules)."""
+    key = _PROJECT.match(request.headers.get("X-API-KEY", ""))
+    return key.group(1) if key else None
 
 
 def authenticate(request: web.Request) -> str:

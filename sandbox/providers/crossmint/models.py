@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sandbox.core.cards import number_problem
 from sandbox.core.errors import FieldError, model_errors
 from sandbox.core.fields import Url
-from sandbox.providers.basistheory.verification import Session
+from sandbox.core.verification import Session
 
 # The seed's pattern for expiresAt: a calendar-valid UTC instant ending in Z (leap years included).
 EXPIRES_AT = re.compile(

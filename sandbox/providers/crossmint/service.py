@@ -16,9 +16,8 @@ from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.seams import ExternalInstruction
-from sandbox.core.scenarios.rules import CHALLENGES
 from sandbox.core.store import Page, Space, UnknownCursor
-from sandbox.providers.basistheory.verification import Answer, BadPayload, OutOfOrder, Session
+from sandbox.core.verification import CHALLENGES, Answer, BadPayload, OutOfOrder, Session
 from sandbox.providers.crossmint import machine, magic
 from sandbox.providers.crossmint.events import event
 from sandbox.providers.crossmint.machine import Action
@@ -174,7 +173,6 @@ class CrossmintService:
         )
         self._put(project, user, "order_intent", intent.id, intent)
         self._index(project, intent.bt_instruction_id, user, "order_intent", intent.id)
-        self._register_instruction(intent)
         self._emit(project, machine.CREATED_EVENT, intent.id, intent.to_wire())
         if not self._scripted_phase(project, user, intent, body):
             self._advance_payment_method(project, user, intent)
@@ -229,8 +227,8 @@ class CrossmintService:
             self._emit(project, machine.VERIFICATION_FAILED_EVENT, intent.id, intent.to_wire())
         return intent
 
-    def verify_instruction(self, instruction_id: str, action: str, payload: dict[str, Any], links_base: str) -> Answer:
-        """Basis Theory's verification of the instruction behind `verificationConfig` (the seam)."""
+    def verify_instruction(self, instruction_id: str, action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
+        """The ceremony of the instruction behind `verificationConfig`, walked through the seam."""
         project, user, _, intent_id = self._locate(instruction_id, "Instruction")
         intent = self.intent(project, user, intent_id)
         if intent.phase != "requires-verification" or intent.session is None:
@@ -243,7 +241,7 @@ class CrossmintService:
                 )
             intent.session = _session(intent.session.flow, intent.session.label, intent.id)
         try:
-            answer = intent.session.advance(action, payload, links_base)
+            answer = intent.session.advance(action, payload, passkey_page)
         except BadPayload as exc:
             raise invalid_field(exc.field, str(exc)) from None
         except OutOfOrder as exc:
@@ -254,24 +252,29 @@ class CrossmintService:
             self._emit(project, machine.VERIFICATION_FAILED_EVENT, intent.id, intent.to_wire())
         return answer
 
-    def _register_instruction(self, intent: OrderIntent) -> None:
-        """Let Basis Theory's platform routes verify this intent's instruction (core/seams.py)."""
-        instruction_id = intent.bt_instruction_id
+    def external_instruction(self, instruction_id: str) -> ExternalInstruction | None:
+        """The instruction behind an order intent's `verificationConfig`, for the seam (core/seams.py)."""
+        space = self.rt.store.locate(INDEX, instruction_id)
+        entry = self.rt.store.get(space, INDEX, instruction_id) if space else None
+        if entry is None or entry[1] != "order_intent":
+            return None
+        project, user, intent_id = space.tenant, entry[0], entry[2]
+        intent = self.rt.store.get(Space(PROVIDER, project), _kind("order_intent", user), intent_id)
+        if intent is None:
+            return None
 
-        def verify(action: str, payload: dict[str, Any], links_base: str) -> dict[str, Any]:
-            return self.verify_instruction(instruction_id, action, payload, links_base).body
+        def verify(action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
+            return self.verify_instruction(instruction_id, action, payload, passkey_page)
 
         def describe() -> dict[str, Any]:
-            current = self._locate(instruction_id, "Instruction")
-            live = self.intent(current[0], current[1], current[3])
+            live = self.intent(project, user, intent_id)
             status = {"requires-verification": "pending_verification", "active": "approved"}.get(live.phase, live.phase)
             brand = live.session.brand if live.session else None
             return {"id": instruction_id, "status": status, "order_intent_id": live.id, "brand": brand,
                     "description": "Crossmint order intent"}
 
-        self.rt.instructions.register(
-            instruction_id, ExternalInstruction(intent.bt_agent_id, intent.public_api_key, verify, describe)
-        )
+        brand = intent.session.brand if intent.session else None
+        return ExternalInstruction(instruction_id, intent.bt_agent_id, intent.public_api_key, brand, verify, describe)
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -5,19 +5,35 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox.core.api import ProviderApi
+from sandbox.core.idempotency import UNSAVED_STATUSES
 from sandbox.core.runtime import Runtime
-from sandbox.providers.dino import routes
-from sandbox.providers.dino.auth import authenticator
+from sandbox.providers.dino import control, routes
+from sandbox.providers.dino.auth import authenticator, tenant_of
 from sandbox.providers.dino.errors import DINO_ERRORS
+from sandbox.providers.dino.events import SIGNER
+from sandbox.providers.dino.models import DinoSettings
+from sandbox.providers.dino.scenarios import OUTCOMES
 from sandbox.providers.dino.service import DinoService
 
 
 class Dino:
     name = "dino"
-    webhook_scheme = "dino"  # see sandbox.core.webhooks.signing
     prefixes = ("/v1/", "/v1")
     style = DINO_ERRORS
+    signer = SIGNER
+    outcomes = OUTCOMES
+    recorded_headers = ("authorization", "idempotency-key")
+    # Dino tells a client short of funds to top up and retry with the same key: 402 is not kept.
+    unsaved_statuses = UNSAVED_STATUSES | {402}
 
-    def routes(self, runtime: Runtime) -> list[web.RouteDef]:
-        api = ProviderApi(runtime, self.name, authenticator(runtime.store), self.style)
-        return routes.routes(api, DinoService(runtime))
+    def __init__(self, settings: DinoSettings | None = None) -> None:
+        self.settings = settings or DinoSettings()
+
+    @staticmethod
+    def tenant_of(request: web.Request) -> str | None:
+        return tenant_of(request)
+
+    def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        service = DinoService(runtime, self.settings)
+        api = ProviderApi(runtime, self.name, authenticator(runtime.store), self.style, unsaved_statuses=self.unsaved_statuses)
+        return routes.routes(api, service) + control.routes(operator, service)

@@ -21,6 +21,12 @@ def key_space(key: str) -> Space:
     return Space("dino", key)
 
 
+def tenant_of(request: web.Request) -> str | None:
+    """The key a request carries, before it is checked (for scenario rules scoped to a tenant)."""
+    _, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() if key.strip().startswith("din_") else None
+
+
 def authenticator(store: Store):
     def authenticate(request: web.Request) -> str:
         header = request.headers.get("Authorization")

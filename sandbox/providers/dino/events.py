@@ -1,6 +1,10 @@
-"""Dino's webhook envelope: `{id, type, occurred_at, request_id, data: {purchase_intent}}`."""
+"""Dino's webhook envelope, `{id, type, occurred_at, request_id, data: {purchase_intent}}`, and its signature."""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
 
 from sandbox.core.events import Event
 from sandbox.providers.dino.models import PurchaseIntent
@@ -15,3 +19,30 @@ def purchase_intent_event(event_id: str, tenant: str, event_type: str, occurred_
         "data": {"purchase_intent": intent.to_wire()},
     }
     return Event(event_id, "dino", tenant, event_type, intent.id, occurred_at, payload)
+
+
+class DinoSigner:
+    """`Dino-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` (one `v1` per
+    active secret, as Stripe does during rotation) and `X-Dino-Signature-Sha256: <hex
+    HMAC-SHA256(secret, body)>`; the key is the whole `whsec_…` string."""
+
+    def sign(self, secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+        signed = f"{timestamp}.".encode() + body
+        versions = ",".join(f"v1={_hex(secret.encode(), signed)}" for secret in secrets)
+        return {"Dino-Signature": f"t={timestamp},{versions}", "X-Dino-Signature-Sha256": _hex(secrets[0].encode(), body)}
+
+    def headers(self, event: Event, attempt: int) -> dict[str, str]:
+        """Dino names the event, the attempt and the trace beside the signature."""
+        return {
+            "Dino-Event-Id": event.id,
+            "Dino-Event-Type": event.type,
+            "Dino-Delivery-Attempt": str(attempt),
+            "Dino-Request-Id": str(event.payload.get("request_id", "")),
+        }
+
+
+def _hex(key: bytes, message: bytes) -> str:
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+SIGNER = DinoSigner()

@@ -19,6 +19,12 @@ Cents = Annotated[int, Field(strict=True, gt=0, le=100_000_000_00)]
 Metadata = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
 
 
+@dataclass(frozen=True, slots=True)
+class DinoSettings:
+    approval_threshold_cents: int = 50_000  # authorize at or above this needs approval
+    wallet_start_cents: int = 1_000_000  # test USD in each new tenant's wallet
+
+
 class Strict(BaseModel):
     # Unknown fields are refused, like Stripe: a typo should fail loudly in the sandbox.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +68,21 @@ class IssueCredential(Strict):
 
 class Faucet(Strict):
     amount_cents: Annotated[int, Field(strict=True, gt=0, le=100_000_000)]
+
+
+class Decision(Strict):
+    """The operator's approve or deny."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class Execute(Strict):
+    """The merchant's checkout with the issued credential (played by the control plane)."""
+
+    outcome: Literal["started", "completed", "failed"] | None = None
+    merchant: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    amount_cents: Annotated[int, Field(strict=True, gt=0)] | None = None
+    failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
 class ListQuery(BaseModel):

@@ -1,6 +1,6 @@
 """Dino's operations, shared by the public routes and the control plane.
 
-Handlers parse and render; this module decides (through `policy`) and moves intents
+Handlers parse and render; this module decides (through `magic`) and moves intents
 (through `machine`), recording one event per announced transition.
 """
 
@@ -13,12 +13,12 @@ from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Page, Space, UnknownCursor
-from sandbox.providers.dino import machine, policy
+from sandbox.providers.dino import machine, magic
 from sandbox.providers.dino.auth import REVOKED_KIND, key_space
 from sandbox.providers.dino.events import purchase_intent_event
 from sandbox.providers.dino.machine import Action
 from sandbox.providers.dino.models import (
-    Authorize, CreatePurchaseIntent, Credential, IssueCredential, ListQuery, PurchaseIntent, Wallet,
+    Authorize, CreatePurchaseIntent, Credential, DinoSettings, IssueCredential, ListQuery, PurchaseIntent, Wallet,
 )
 
 KIND = "purchase_intent"
@@ -27,8 +27,9 @@ ExecutionOutcome = Literal["started", "completed", "failed"]
 
 
 class DinoService:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, settings: DinoSettings) -> None:
         self.rt = runtime
+        self.settings = settings
 
     # -- reads -------------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ class DinoService:
         space = Space("dino", tenant)
         wallet = self.rt.store.get(space, WALLET_KIND, "usd")
         if wallet is None:  # Dino's sandbox provisions a funded test wallet
-            wallet = Wallet(self.rt.settings.dino_wallet_start_cents)
+            wallet = Wallet(self.settings.wallet_start_cents)
             self.rt.store.put(space, WALLET_KIND, "usd", wallet)
         return wallet
 
@@ -85,8 +86,8 @@ class DinoService:
         expected = request.expected_total_cents or intent.request.max_total_cents
         asked = {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}
         scripted = self.rt.rules.decide("dino", "authorize", tenant, {"request": asked, "purchase_intent": intent.to_wire()})
-        decision = policy.scripted(scripted) if scripted else policy.authorize(
-            intent.request.product_url, intent.request.max_total_cents, expected, self.rt.settings.dino_approval_threshold_cents
+        decision = magic.scripted(scripted) if scripted else magic.authorize(
+            intent.request.product_url, intent.request.max_total_cents, expected, self.settings.approval_threshold_cents
         )
         if scripted and scripted.after:
             intent.auto_decision = (self.rt.clock.timestamp() + scripted.after.seconds, scripted.after.status)
@@ -105,7 +106,7 @@ class DinoService:
     def issue_credential(self, tenant: str, intent_id: str, request: IssueCredential) -> PurchaseIntent:
         intent = self.get(tenant, intent_id)
         machine.check(intent, Action.ISSUE_CREDENTIAL)
-        if request.merchant_lock and intent.merchant_name and not policy.same_merchant(request.merchant_lock, intent.merchant_name):
+        if request.merchant_lock and intent.merchant_name and not magic.same_merchant(request.merchant_lock, intent.merchant_name):
             raise invalid_field("merchant_lock", f"must match the authorized merchant_name {intent.merchant_name!r}")
         amount = intent.expected_total_cents or intent.request.max_total_cents
         self._reserve(tenant, amount)
@@ -149,7 +150,7 @@ class DinoService:
             machine.check(intent, Action.START_EXECUTION)
             expired = self._credential_expired(intent)
             if expired and outcome != "failed":  # only a failed attempt can be played with it
-                raise _credential_expired(intent)
+                raise _expired_credential(intent)
         now, trace = self._now(), self._trace(tenant)
         if starting:
             self._emit(tenant, intent, machine.apply(intent, Action.START_EXECUTION, now), trace)
@@ -209,11 +210,11 @@ class DinoService:
     @staticmethod
     def _checkout_problem(intent: PurchaseIntent, merchant: str | None, amount_cents: int | None) -> str | None:
         cred = intent.credential
-        if cred and cred.merchant_lock and merchant and not policy.same_merchant(cred.merchant_lock, merchant):
+        if cred and cred.merchant_lock and merchant and not magic.same_merchant(cred.merchant_lock, merchant):
             return "merchant_lock_mismatch"
         if cred and amount_cents is not None and cred.mode == "one_time_exact_amount" and amount_cents != cred.approved_amount_cents:
             return "amount_mismatch"
-        if policy.checkout_fails(intent.request.product_url):
+        if magic.checkout_fails(intent.request.product_url):
             return "checkout_failed"
         return None
 
@@ -231,7 +232,7 @@ class DinoService:
             self.rt.events.publish(purchase_intent_event(event_id, tenant, event_type, intent.updated_at, request_id, intent))
 
 
-def _credential_expired(intent: PurchaseIntent) -> SandboxError:
+def _expired_credential(intent: PurchaseIntent) -> SandboxError:
     cred = intent.credential
     return SandboxError(
         ErrorKind.INVALID_STATE,

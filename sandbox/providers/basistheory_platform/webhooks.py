@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError
-from sandbox.core.events import Event
 from sandbox.core.fields import Url
 from sandbox.core.runtime import Runtime
 from sandbox.core.webhooks.endpoints import Endpoint
+from sandbox.providers.basistheory_platform.events import PROVIDER, platform_event
 
 EVENT_TYPES = [
     "token.created", "token.deleted",
@@ -51,19 +51,19 @@ class Webhooks:
 
     def create(self, tenant: str, body: WebhookBody) -> Endpoint:
         endpoint = self.rt.endpoints.add(
-            "btplatform", body.url, iso(self.rt.clock.now()), tenant=tenant, events=list(body.events), description=body.name,
+            PROVIDER, body.url, iso(self.rt.clock.now()), tenant=tenant, events=list(body.events), description=body.name,
         )
         endpoint.extra = {"tenant_id": self._tenant_id(tenant), "created_by": self._tenant_id(tenant), "notify_email": body.notify_email}
         return endpoint
 
     def get(self, tenant: str, webhook_id: str) -> Endpoint:
         endpoint = self.rt.endpoints.get(webhook_id)
-        if endpoint is None or endpoint.provider != "btplatform" or endpoint.tenant != tenant:
+        if endpoint is None or endpoint.provider != PROVIDER or endpoint.tenant != tenant:
             raise SandboxError(ErrorKind.NOT_FOUND, f"Webhook {webhook_id} not found")
         return self._owned(tenant, endpoint)
 
     def all(self, tenant: str) -> list[Endpoint]:
-        return [self._owned(tenant, e) for e in self.rt.endpoints.all() if e.provider == "btplatform" and e.tenant == tenant]
+        return [self._owned(tenant, e) for e in self.rt.endpoints.all() if e.provider == PROVIDER and e.tenant == tenant]
 
     def _owned(self, tenant: str, endpoint: Endpoint) -> Endpoint:
         """Endpoints registered on the control plane lack Basis Theory's own fields: fill them in."""
@@ -83,13 +83,6 @@ class Webhooks:
     def emit(self, tenant: str, event_type: str, object_name: str, obj: dict[str, Any]) -> None:
         """Record a platform event in Basis Theory's envelope (the outbox delivers it)."""
         event_id = self.rt.ids.uuid(tenant, "event")
+        trace_id = self.rt.ids.uuid(tenant, "trace")
         now = iso(self.rt.clock.now())
-        envelope = {
-            "event": {
-                "id": event_id, "type": event_type, "timestamp": now, "tenant_id": self._tenant_id(tenant),
-                "trace_id": self.rt.ids.uuid(tenant, "trace"),
-                "data": {object_name: obj, "actor": {"id": self._tenant_id(tenant), "type": "application", "name": "sandbox"}},
-            },
-            "delivered_at": now,
-        }
-        self.rt.events.publish(Event(event_id, "btplatform", tenant, event_type, str(obj.get("id", "")), now, envelope))
+        self.rt.events.publish(platform_event(event_id, tenant, self._tenant_id(tenant), trace_id, event_type, now, object_name, obj))

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
-from sandbox.core.errors import ErrorKind, SandboxError
-from sandbox.providers.btplatform.models import (
+from sandbox.providers.basistheory_platform.models import (
     AgentCreate, AgentUpdate, CredentialsCreate, EnrollmentCreate, InstructionCreate, InstructionUpdate, PageQuery,
     TokenCreate, VerifyComplete, VerifyMethod, VerifyOtp, VerifyPasskey, VerifyStart,
 )
-from sandbox.providers.btplatform.service import BasisTheoryPlatformService
-from sandbox.providers.btplatform.threeds import Authenticate, SessionCreate, ThreeDs
-from sandbox.providers.btplatform.webhooks import EVENT_TYPES, WebhookBody
-from sandbox.providers.btplatform.webhooks import to_wire as webhook_wire
-
-KEY = re.compile(r"key_test_[A-Za-z0-9_\-]{1,200}")
-
-
-def authenticate(request: web.Request) -> str:
-    key = request.headers.get("BT-API-KEY", "").strip()
-    if not KEY.fullmatch(key):
-        reason = "Missing BT-API-KEY header" if not key else "Only test keys (key_test_…) are accepted by the sandbox"
-        raise SandboxError(ErrorKind.UNAUTHENTICATED, reason)
-    return key
-
+from sandbox.providers.basistheory_platform.service import BasisTheoryPlatformService
+from sandbox.providers.basistheory_platform.threeds import Authenticate, SessionCreate, ThreeDs
+from sandbox.providers.basistheory_platform.webhooks import EVENT_TYPES, WebhookBody
+from sandbox.providers.basistheory_platform.webhooks import to_wire as webhook_wire
 
 def listing(page) -> dict:
     """The agentic list shape; the last page has `next_cursor: null`, which stops the SDK's pager."""
@@ -35,7 +21,7 @@ def listing(page) -> dict:
     return {"data": data, "pagination": {"next_cursor": cursor, "has_more": page.has_more}}
 
 
-def routes(api: ProviderApi, service: BasisTheoryPlatformService) -> list[web.RouteDef]:
+def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: ThreeDs) -> list[web.RouteDef]:
     def t(call: Call) -> str:
         return call.space.tenant
 
@@ -124,7 +110,6 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService) -> list[web.Ro
         body = call.parse(CredentialsCreate, empty_ok=True)
         return Reply(service.credentials(t(call), call.param("agent_id"), call.param("id"), body), 201)
 
-    threeds = ThreeDs(service.rt, service._tenant_id, service.hooks)
     hooks = service.hooks
 
     def ping(call: Call) -> Reply:

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from sandbox.core.cards import number_problem
-from sandbox.providers.basistheory.magic import Profile
-from sandbox.providers.basistheory.mandates import Mandate
-from sandbox.providers.basistheory.verification import ACTIONS, Session
+from sandbox.providers.basistheory_ai.magic import Profile
+from sandbox.providers.basistheory_ai.mandates import Mandate
+from sandbox.core.verification import ACTIONS, Session
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)

@@ -39,7 +39,7 @@ _SCRIPTED_REASONS = {"approved": "Purchase intent approved", "declined": "Declin
 
 
 def scripted(outcome) -> Decision:
-    """A scenario rule's decision (see sandbox.core.scenarios.rules)."""
+    """A scenario rule's decision (`on: authorize`, see scenarios.py)."""
     return Decision(_SCRIPTED[outcome.status], outcome.decision_reason or _SCRIPTED_REASONS[outcome.status])
 
 

@@ -13,17 +13,17 @@ from sandbox.core import cards
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
-from sandbox.core.scenarios.rules import CHALLENGES
 from sandbox.core.store import Page, Space
-from sandbox.providers.basistheory import machine, magic, mandates
-from sandbox.providers.basistheory.events import purchase_intent_event
-from sandbox.providers.basistheory.machine import Action
-from sandbox.providers.basistheory.models import (
+from sandbox.providers.basistheory_ai import machine, magic, mandates
+from sandbox.providers.basistheory_ai.events import purchase_intent_event
+from sandbox.providers.basistheory_ai.machine import Action
+from sandbox.providers.basistheory_ai.models import (
     CreatePaymentMethod, CreatePurchaseIntent, PaymentMethod, PurchaseIntent, Verify, VirtualCard,
 )
-from sandbox.providers.basistheory.verification import SANDBOX_OTP, BadPayload, OutOfOrder, Session
+from sandbox.core.verification import CHALLENGES, SANDBOX_OTP, BadPayload, OutOfOrder, Session
 
 PROVIDER = "basistheory"
+PASSKEY_PAGE = "/_sandbox/basistheory/passkey"  # stands in for the card network's passkey page
 INTENT_LIFETIME = timedelta(hours=24)
 
 
@@ -149,7 +149,7 @@ class BasisTheoryAiService:
             )
         payload = self._scripted_otp(project, intent, request)
         try:
-            answer = intent.verification.advance(request.action, payload, links_base)
+            answer = intent.verification.advance(request.action, payload, links_base + PASSKEY_PAGE)
         except BadPayload as exc:
             raise invalid_field(exc.field, str(exc)) from None
         except OutOfOrder as exc:

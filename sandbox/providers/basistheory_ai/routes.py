@@ -6,9 +6,9 @@ from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.store import Page
-from sandbox.providers.basistheory.auth import require_subject, subject
-from sandbox.providers.basistheory.models import CreatePaymentMethod, CreatePurchaseIntent, PageQuery, Verify
-from sandbox.providers.basistheory.service import BasisTheoryAiService
+from sandbox.providers.basistheory_ai.auth import require_subject, subject
+from sandbox.providers.basistheory_ai.models import CreatePaymentMethod, CreatePurchaseIntent, PageQuery, Verify
+from sandbox.providers.basistheory_ai.service import BasisTheoryAiService
 
 
 def page_headers(query: PageQuery, page: Page, total: int) -> dict[str, str]:

@@ -16,8 +16,10 @@ from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Space
+from sandbox.providers.basistheory_platform.events import PROVIDER
 
 CHALLENGE_OTP = "123456"
+CHALLENGE_PAGE = "/_sandbox/basistheory/3ds/challenge/"  # the issuer's ACS, played by the sandbox
 BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
 # number -> the authentication status it ends in without a challenge preference
 OUTCOMES = {
@@ -86,15 +88,14 @@ class ThreeDs:
         self.hooks = hooks
 
     def create(self, tenant: str, body: SessionCreate, links_base: str) -> dict[str, Any]:
-        token = self.rt.store.get(Space("btplatform", tenant), "token", body.token_id or body.pan or "")
+        token = self.rt.store.get(Space(PROVIDER, tenant), "token", body.token_id or body.pan or "")
         if token is None:
             raise invalid_field("token_id", "The token was not found.")
         session = Session(
             self.rt.ids.uuid(tenant, "3ds_session"), self._tenant_id(tenant), token.id, token.brand, token.number,
             body.type, body.device, body.metadata, iso(self.rt.clock.now()),
         )
-        self.rt.store.put(Space("btplatform", tenant), "3ds_session", session.id, session)
-        self.rt.store.put(Space("btplatform", tenant), "index", session.id, tenant)  # the challenge page finds it by id
+        self.rt.store.put(Space(PROVIDER, tenant), "3ds_session", session.id, session)
         self.hooks.emit(tenant, "3ds.session.created", "session", session.to_wire())
         return {
             "id": session.id, "type": session.type, "cardBrand": BRANDS.get(token.brand, token.brand), "additional_card_brands": [],
@@ -103,7 +104,7 @@ class ThreeDs:
         }
 
     def session(self, tenant: str, session_id: str) -> Session:
-        session = self.rt.store.get(Space("btplatform", tenant), "3ds_session", session_id)
+        session = self.rt.store.get(Space(PROVIDER, tenant), "3ds_session", session_id)
         if session is None:
             raise SandboxError(ErrorKind.NOT_FOUND, f"3DS session {session_id} not found")
         return session
@@ -115,11 +116,11 @@ class ThreeDs:
             status = "challenge"
         if status == "challenge" and (session.type == "merchant" or body.request_decoupled_challenge):
             status = "decoupled_challenge"
-        auth = self._authentication(session, status)
+        auth = self._authentication(tenant, session, status)
         if status == "challenge":
             auth.update({
                 "acs_challenge_mandated": "Y", "authentication_challenge_type": "dynamic",
-                "acs_challenge_url": f"{links_base}/_sandbox/basistheory/3ds/challenge/{session.id}",
+                "acs_challenge_url": f"{links_base}{CHALLENGE_PAGE}{session.id}",
                 "acs_rendering_type": {"acsInterface": "02", "acsUiTemplate": "01"},
                 "challenge_preference": body.challenge_preference,
             })
@@ -136,34 +137,34 @@ class ThreeDs:
             raise SandboxError(ErrorKind.NOT_FOUND, f"3DS session {session_id} has not been authenticated")
         if session.extra.get("challenge") == "decoupled":
             session.extra["challenge"] = "completed"
-            session.authentication = self._authentication(session, "successful")
+            session.authentication = self._authentication(tenant, session, "successful")
         self.hooks.emit(tenant, "3ds.session.challenge-result-retrieved", "session", session.to_wire())
         return session.authentication
 
     def answer_challenge(self, session_id: str, code: str | None, cancelled: bool) -> str:
         """The cardholder's answer on the challenge page; returns the final status."""
-        space = self.rt.store.locate("index", session_id)
-        tenant = self.rt.store.get(space, "index", session_id) if space else None
-        session = self.session(tenant, session_id) if tenant else None
+        space = self.rt.store.locate("3ds_session", session_id)  # the page knows only the session's id
+        tenant = space.tenant if space else ""
+        session = self.session(tenant, session_id) if space else None
         if session is None or session.extra.get("challenge") != "pending":
             raise SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
         status = "failed" if cancelled or code != CHALLENGE_OTP else "successful"
-        auth = self._authentication(session, status)
+        auth = self._authentication(tenant, session, status)
         auth["challenge_attempts"] = "01"
         if cancelled:
             auth.update({"challenge_cancel_reason": "cardholder-canceled", "challenge_cancel_reason_code": "01"})
         session.authentication, session.extra["challenge"] = auth, "completed"
         return status
 
-    def _authentication(self, session: Session, status: str) -> dict[str, Any]:
+    def _authentication(self, tenant: str, session: Session, status: str) -> dict[str, Any]:
         shifted = status in ("successful", "attempted")
         auth: dict[str, Any] = {
             "session_id": session.id, "token_id": session.token_id, "pan_token_id": session.token_id, "threeds_version": "2.2.0",
-            "acs_transaction_id": self.rt.ids.uuid(session.id, "acs"), "ds_transaction_id": self.rt.ids.uuid(session.id, "ds"),
+            "acs_transaction_id": self.rt.ids.uuid(tenant, "3ds_acs"), "ds_transaction_id": self.rt.ids.uuid(tenant, "3ds_ds"),
             "acs_reference_number": "mock-acs-reference-number", "ds_reference_number": "mock-ds-reference-number",
             "authentication_status": status, "authentication_status_code": CODES[status], "liability_shifted": shifted,
         }
         if shifted:
-            cavv = base64.b64encode(bytes.fromhex(self.rt.ids.token(session.id, "cavv", 20))).decode()
+            cavv = base64.b64encode(bytes.fromhex(self.rt.ids.token(tenant, "3ds_cavv", 20))).decode()
             auth.update({"authentication_value": cavv, "eci": {"successful": "05", "attempted": "06"}[status]})
         return auth

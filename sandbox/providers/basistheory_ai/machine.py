@@ -12,7 +12,7 @@ from enum import StrEnum
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.machine import Machine, Transition
 from sandbox.core.machine import transition as _t
-from sandbox.providers.basistheory.models import PurchaseIntent
+from sandbox.providers.basistheory_ai.models import PurchaseIntent
 
 
 class Action(StrEnum):

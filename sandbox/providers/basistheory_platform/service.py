@@ -13,28 +13,31 @@ from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Page, Space, UnknownCursor
-from sandbox.providers.btplatform import magic
-from sandbox.providers.btplatform.webhooks import Webhooks
-from sandbox.providers.btplatform.models import (
+from sandbox.core.verification import Answer
+from sandbox.providers.basistheory_platform import magic
+from sandbox.providers.basistheory_platform.events import PROVIDER
+from sandbox.providers.basistheory_platform.webhooks import Webhooks
+from sandbox.providers.basistheory_platform.models import (
     Agent, AgentCreate, AgentUpdate, CredentialsCreate, Enrollment, EnrollmentCreate, Instruction, InstructionCreate,
     InstructionUpdate, Token, TokenCreate,
 )
 
-PROVIDER = "btplatform"
+PASSKEY_PAGE = "/_sandbox/basistheory/passkey"  # stands in for the card network's passkey page
+REDIRECT_PAGE = "/_sandbox/basistheory/redirect/"  # stands in for Mastercard's hosted authentication
 MOCK_PAN_PREFIX = "400000100000"  # the provider's mock virtual cards: this prefix + the card's last four
 OTP_METHODS = [{"id": "sms-1", "type": "sms", "value": "***-***-1234"}, {"id": "email-1", "type": "email", "value": "c***@example.com"}]
 
 
-def _platform_answer(answer: dict[str, Any], reference: str, links_base: str) -> dict[str, Any]:
-    """A Basis Theory AI-style answer in the platform's words."""
-    status, data = answer.get("status"), answer.get("data") or {}
+def _platform_answer(answer: Answer, reference: str, links_base: str) -> dict[str, Any]:
+    """The ceremony's answer in the platform's words."""
+    status, data = answer.body.get("status"), answer.body.get("data") or {}
     if status == "VERIFIED":
         return {"status": "verified"}
     if status == "ERROR":
-        raise _unprocessable((answer.get("error") or {}).get("message", "Verification failed."))
+        raise _unprocessable((answer.body.get("error") or {}).get("message", "Verification failed."))
     if data.get("brand") == "MASTERCARD":
         return {"status": "redirect_required", "brand": "mastercard",
-                "redirect": {"uri": f"{links_base}/_sandbox/basistheory/redirect/{reference}", "uri_type": "WEB_URI"}}
+                "redirect": {"uri": f"{links_base}{REDIRECT_PAGE}{reference}", "uri_type": "WEB_URI"}}
     context = data.get("authContext") or {}
     return {"status": "passkey_required", "passkey_context": {
         "endpoint": context.get("endpoint"), "identifier": reference, "action": "AUTHENTICATE", "platform_type": "WEB"}}
@@ -218,12 +221,12 @@ class BasisTheoryPlatformService:
 
     def _redirect(self, reference: str, links_base: str) -> dict[str, Any]:
         expires = self.rt.clock.now() + timedelta(minutes=15)
-        return {"uri": f"{links_base}/_sandbox/basistheory/redirect/{reference}", "uri_type": "WEB_URI", "expires_at": iso(expires)}
+        return {"uri": f"{links_base}{REDIRECT_PAGE}{reference}", "uri_type": "WEB_URI", "expires_at": iso(expires)}
 
     @staticmethod
     def _passkey(reference: str, card: dict[str, Any], action: str, links_base: str) -> dict[str, Any]:
         return {
-            "endpoint": f"{links_base}/_sandbox/basistheory/passkey?identifier={reference}", "identifier": reference,
+            "endpoint": f"{links_base}{PASSKEY_PAGE}?identifier={reference}", "identifier": reference,
             "action": action, "platform_type": "WEB",
             "display_context": {"card_last4": card["last4"], "card_brand": card["brand"]},
         }
@@ -292,7 +295,7 @@ class BasisTheoryPlatformService:
     def verify_instruction(self, tenant: str, agent_id: str, instruction_id: str, links_base: str) -> dict[str, Any]:
         external = self.rt.instructions.find(tenant, agent_id, instruction_id)
         if external is not None:  # a Crossmint order intent's instruction
-            answer = external.verify("START", {}, links_base)
+            answer = external.verify("START", {}, links_base + PASSKEY_PAGE)
             return _platform_answer(answer, instruction_id, links_base)
         instruction = self.instruction(tenant, agent_id, instruction_id)
         if instruction.status != "pending_verification":
@@ -312,9 +315,9 @@ class BasisTheoryPlatformService:
         external = self.rt.instructions.find(tenant, agent_id, instruction_id)
         if external is not None:
             action = "MASTERCARD_AUTH_COMPLETE" if external.describe()["brand"] == "MASTERCARD" else "AUTHENTICATE_PASSKEY"
-            answer = external.verify(action, {}, "")
-            if answer.get("status") != "VERIFIED":
-                raise _unprocessable("The instruction's verification did not succeed.", status=answer.get("status"))
+            answer = external.verify(action, {}, PASSKEY_PAGE)
+            if answer.body.get("status") != "VERIFIED":
+                raise _unprocessable("The instruction's verification did not succeed.", status=answer.body.get("status"))
             return external.describe()
         instruction = self.instruction(tenant, agent_id, instruction_id)
         if instruction.status != "pending_verification" or "verification" not in instruction.extra:

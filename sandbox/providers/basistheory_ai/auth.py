@@ -8,7 +8,9 @@ right claims works; configuring a JWKS or a public key turns strict verification
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,9 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
-from sandbox.config import ConfigError, Settings
 from sandbox.core.api import PRINCIPAL
-from sandbox.core.errors import ErrorKind, SandboxError
-from sandbox.providers.basistheory.errors import UNAUTHORIZED_MESSAGE
+from sandbox.core.errors import ConfigError, ErrorKind, SandboxError
+from sandbox.providers.basistheory_ai.errors import UNAUTHORIZED_MESSAGE
 
 CLAIMS = web.RequestKey("bt.claims", dict)  # where the decoded claims are kept on the request
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
@@ -38,11 +39,26 @@ def forbidden(message: str) -> SandboxError:
     return SandboxError(ErrorKind.FORBIDDEN, message)
 
 
+@dataclass(frozen=True, slots=True)
+class JwtSettings:
+    jwks: str | None = None  # a JWKS file or URL: verify signatures strictly
+    public_key: str | None = None  # a PEM public key file: verify signatures strictly
+
+
+_PROJECT = re.compile(r"^/projects/([^/]+)/")
+
+
+def tenant_of(request: web.Request) -> str | None:
+    """The project in the path, before the token is checked (for tenant-scoped scenario rules)."""
+    project = _PROJECT.match(request.path)
+    return project.group(1) if project else None
+
+
 class JwtAuthenticator:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: JwtSettings) -> None:
         try:
-            self._jwks = _load_jwks(settings.bt_jwks) if settings.bt_jwks else None
-            self._key = _load_public_key(settings.bt_jwt_public_key) if settings.bt_jwt_public_key else None
+            self._jwks = _load_jwks(settings.jwks) if settings.jwks else None
+            self._key = _load_public_key(settings.public_key) if settings.public_key else None
         except (OSError, ValueError, jwt.PyJWTError) as exc:
             raise ConfigError(f"cannot load the Basis Theory JWT verification key: {exc}") from exc
 

@@ -7,7 +7,7 @@ travel in webhooks.
 from __future__ import annotations
 
 from sandbox.core.events import Event
-from sandbox.providers.basistheory.models import PurchaseIntent
+from sandbox.providers.basistheory_ai.models import PurchaseIntent
 
 
 def purchase_intent_event(event_id: str, project: str, event_type: str, timestamp: str, intent: PurchaseIntent) -> Event:

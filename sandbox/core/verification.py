@@ -1,18 +1,21 @@
-"""The cardholder-verification machine (Visa OTP + passkey, Mastercard, frictionless, mocks).
+"""The cardholder-verification ceremony of the card networks (Visa OTP + passkey, Mastercard,
+frictionless, and mock flows), shared by every provider whose objects a cardholder verifies.
 
-It knows nothing of purchase intents: a `Session` walks one flow, action by action, and each
-answer says whether the cardholder is now verified or has failed. Basis Theory AI purchase
-intents use it, and it is the seam through which Crossmint order intents verify.
-
-Statuses and bodies follow what `@basis-theory-ai/react` expects (docs/research/basistheory-ai-wire.md):
-real flows answer `{"status", "data", "error"?}`; mock flows put a `MOCK_*` status inside
-`data` so the SDK can finish without the card networks' scripts.
+It knows nothing of what is verified: a `Session` walks one flow, action by action, and each
+`Answer` says whether the cardholder is now verified or has failed. Real flows answer
+`{"status", "data", "error"?}`; mock flows put a `MOCK_*` status inside `data` so a browser SDK
+can finish without the card networks' scripts (docs/research/basistheory-ai-wire.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
+
+from aiohttp import web
+
+from sandbox.core.pages import render_page
 
 SANDBOX_OTP = "123456"
 OTP_ATTEMPTS = 3
@@ -73,6 +76,12 @@ FLOWS: dict[str, dict[str, Any]] = {
 }
 TERMINAL = ("verified", "failed")
 
+# The flows by the names scenario rules use (`challenge: otp`).
+CHALLENGES = {
+    "otp": "visa_otp", "frictionless": "visa_frictionless", "passkey": "mastercard", "fails": "declined",
+    "mock_otp": "mock_visa_otp", "mock_success": "mock_visa_frictionless", "mock_popup": "mock_mastercard",
+}
+
 
 class OutOfOrder(Exception):
     def __init__(self, message: str, expected: list[str]) -> None:
@@ -113,8 +122,11 @@ class Session:
             return []
         return sorted({"START", *FLOWS[self.flow]["steps"].get(self.step, {})})
 
-    def advance(self, action: str, payload: dict[str, Any], links_base: str) -> Answer:
-        """Apply one action; raises OutOfOrder or BadPayload without changing the session."""
+    def advance(self, action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
+        """Apply one action; raises OutOfOrder or BadPayload without changing the session.
+
+        `passkey_page` is the URL of the page that stands in for the network's passkey step.
+        """
         if self.step in TERMINAL:
             raise OutOfOrder(f"Verification has already {'succeeded' if self.step == 'verified' else 'failed'}", [])
         steps = FLOWS[self.flow]["steps"]
@@ -133,7 +145,7 @@ class Session:
         self.history.append(action)
         if step.status == "ERROR":
             return Answer(_error("The card issuer declined the verification"), failed=True)
-        return Answer(self._body(step.status, links_base), verified=self.step == "verified")
+        return Answer(self._body(step.status, passkey_page), verified=self.step == "verified")
 
     def _check_otp(self, payload: dict[str, Any]) -> Answer | None:
         code = payload.get("otpCode")
@@ -149,14 +161,14 @@ class Session:
         message = f"Invalid OTP code; {self.attempts_left} attempt{plural} remaining"
         return Answer(_error(message, attemptsRemaining=self.attempts_left))
 
-    def _body(self, status: str, links_base: str) -> dict[str, Any]:
+    def _body(self, status: str, passkey_page: str) -> dict[str, Any]:
         data: dict[str, Any] = {"brand": self.brand, self.reference_field: self.reference}
         if status.endswith("OTP_REQUIRED"):
             data["methods"] = [dict(m) for m in OTP_METHODS]
         elif status.endswith("OTP_PENDING"):
             data["methodId"] = self.method_id
         elif status in ("CREATE_PASSKEY", "MOCK_PASSKEY_CREATE") or (status == "PASSKEY_READY" and self.brand == "VISA"):
-            endpoint = f"{links_base}/_sandbox/basistheory/passkey?identifier={self.reference}"
+            endpoint = f"{passkey_page}?identifier={self.reference}"
             data["authContext"] = {"endpoint": endpoint, "identifier": self.reference}
         elif status in ("PASSKEY_READY", "MOCK_POPUP_REQUIRED"):
             data["authContext"] = {
@@ -180,3 +192,18 @@ def _chosen_method(payload: dict[str, Any]) -> str:
 
 def _error(message: str, **data: Any) -> dict[str, Any]:
     return {"status": "ERROR", "error": {"message": message}, "data": data}
+
+
+async def passkey_page(request: web.Request) -> web.Response:
+    """The page behind `authContext.endpoint` of a CREATE_PASSKEY answer.
+
+    In production that endpoint is the card network's passkey iframe. Here the cardholder's
+    step is played by the next API call (AUTHENTICATE_PASSKEY), and this page says so.
+    """
+    identifier = request.query.get("identifier", "")
+    body = (
+        "<p>The sandbox plays the cardholder's passkey step: send "
+        "<code>{\"action\": \"AUTHENTICATE_PASSKEY\"}</code> to the verify endpoint of what is being verified "
+        f"to finish verification{' of ' + escape(identifier) if identifier else ''}.</p>"
+    )
+    return render_page("Passkey (sandbox)", body, note="Sandbox: stands in for the card network's passkey page.")

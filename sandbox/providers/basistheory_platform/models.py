@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from sandbox.core.cards import number_problem
 from sandbox.core.fields import Email
+from sandbox.core.verification import ACTIONS
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
@@ -289,3 +290,10 @@ class Instruction:
         return {"id": self.id, "enrollment_id": self.enrollment_id, "amount": self.amount, "description": self.description,
                 "expires_at": self.expires_at, "recurring": self.recurring, "status": self.status, "type": self.type,
                 "credential_type": self.credential_type, "created_at": self.created_at}
+
+
+class CeremonyStep(Body):
+    """One action of the card networks' verification ceremony (the operator's walk-through)."""
+
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    payload: dict[str, Any] = Field(default_factory=dict)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from sandbox.core.runtime import RUNTIME
 
+ADVANCE = "/_sandbox/clock/advance"  # recorded as an advance_clock step
 # Control calls that are not part of a flow (reading, waiting, configuring the recorder itself).
 NOT_RECORDED = ("/_sandbox/webhooks/flush", "/_sandbox/scenarios", "/_sandbox/recording", "/_sandbox/reset")
 
@@ -20,9 +21,12 @@ async def record(request: web.Request, handler: Any) -> web.StreamResponse:
         return await handler(request)
     raw = await request.read() if request.body_exists else b""  # aiohttp keeps it for the handler
     response = await handler(request)
-    if _recorded(request) and isinstance(response, web.Response):
+    body = _json(raw)
+    if request.path == ADVANCE and isinstance(body, dict) and "seconds" in body:
+        recorder.advance_clock(body["seconds"])
+    elif _recorded(request) and isinstance(response, web.Response):
         recorder.request(
-            request.method, request.path_qs, {str(k): v for k, v in request.headers.items()}, _json(raw), response.status,
+            request.method, request.path_qs, {str(k): v for k, v in request.headers.items()}, body, response.status,
             _json(response.body) if response.content_type == "application/json" else None,
         )
     return response

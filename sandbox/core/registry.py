@@ -1,0 +1,89 @@
+"""What core needs from a provider, and the registry the face fills at start-up.
+
+A provider declares, in its own folder: its name and the paths it owns (so even an unknown
+route gets its error shape), its error style, how its webhooks are signed, the scenario
+operations it lets rules decide, how to find a request's tenant, which request headers a
+recording keeps, and its routes (public and operator). Core lists none of them: it asks the
+registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from sandbox.core.errors import ErrorStyle
+from sandbox.core.events import Event
+
+if TYPE_CHECKING:
+    from sandbox.core.api import ProviderApi
+    from sandbox.core.runtime import Runtime
+
+
+class WebhookSigner(Protocol):
+    def sign(self, secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+        """The signature headers of one attempt; `secrets` holds the current secret first."""
+        ...
+
+    def headers(self, event: Event, attempt: int) -> dict[str, str]:
+        """Headers sent beside the signature (event type, attempt number, …)."""
+        ...
+
+
+class Provider(Protocol):
+    name: str
+    prefixes: tuple[str, ...]
+    style: ErrorStyle
+    signer: WebhookSigner
+    outcomes: Mapping[str, type[BaseModel]]  # scenario operation -> the outcome model its rules give
+    recorded_headers: tuple[str, ...]  # lower-case request headers a recording keeps (credentials)
+
+    def tenant_of(self, request: web.Request) -> str | None:
+        """The tenant a request acts for, read before the provider authenticates it."""
+        ...
+
+    def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        """Its public routes, and its operator routes and pages (through `operator`, the control plane's API)."""
+        ...
+
+
+class ProviderRegistry:
+    def __init__(self) -> None:
+        self._providers: dict[str, Provider] = {}
+        self._prefixes: list[tuple[str, Provider]] = []
+
+    def register(self, provider: Provider) -> None:
+        if provider.name in self._providers:
+            raise ValueError(f"provider {provider.name!r} is registered twice")
+        self._providers[provider.name] = provider
+        self._prefixes.extend((prefix, provider) for prefix in provider.prefixes)
+        self._prefixes.sort(key=lambda item: -len(item[0]))  # the longest prefix wins
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._providers)
+
+    def __iter__(self) -> Iterable[Provider]:
+        return iter(list(self._providers.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+    def signer(self, name: str) -> WebhookSigner:
+        return self._providers[name].signer
+
+    def owner(self, path: str) -> Provider | None:
+        for prefix, provider in self._prefixes:
+            if path.startswith(prefix):
+                return provider
+        return None
+
+    def tenant_of(self, request: web.Request) -> str | None:
+        owner = self.owner(request.path)
+        return owner.tenant_of(request) if owner is not None else None
+
+    def recorded_headers(self) -> frozenset[str]:
+        return frozenset(header for provider in self._providers.values() for header in provider.recorded_headers)

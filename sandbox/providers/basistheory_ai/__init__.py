@@ -1,0 +1,37 @@
+"""Basis Theory AI (basistheory.ai): agentic credentials, payment methods and verification.
+
+Its sibling, the Basis Theory platform API, is `sandbox.providers.basistheory_platform`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sandbox.core.api import ProviderApi
+from sandbox.core.runtime import Runtime
+from sandbox.core.webhooks.signing import STANDARD_WEBHOOKS
+from sandbox.providers.basistheory_ai import control, routes
+from sandbox.providers.basistheory_ai.auth import JwtAuthenticator, JwtSettings, tenant_of
+from sandbox.providers.basistheory_ai.errors import BT_AI_ERRORS
+from sandbox.providers.basistheory_ai.scenarios import OUTCOMES
+from sandbox.providers.basistheory_ai.service import BasisTheoryAiService
+
+
+class BasisTheoryAi:
+    name = "basistheory"
+    prefixes = ("/projects/",)
+    style = BT_AI_ERRORS
+    signer = STANDARD_WEBHOOKS
+    outcomes = OUTCOMES
+    recorded_headers = ("authorization", "idempotency-key")
+
+    def __init__(self, settings: JwtSettings | None = None) -> None:
+        self.settings = settings or JwtSettings()
+
+    @staticmethod
+    def tenant_of(request: web.Request) -> str | None:
+        return tenant_of(request)
+
+    def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        api = ProviderApi(runtime, self.name, JwtAuthenticator(self.settings), self.style)
+        return routes.routes(api, BasisTheoryAiService(runtime)) + control.routes()

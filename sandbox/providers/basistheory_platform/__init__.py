@@ -1,0 +1,38 @@
+"""The Basis Theory platform API (api.basistheory.com): card tokens, agentic enrollments, agents,
+instructions and credentials, 3-D Secure and webhooks, as the official SDK `basistheoryclient`
+calls them. Its sibling, Basis Theory AI, is `sandbox.providers.basistheory_ai`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from sandbox.core.api import ProviderApi
+from sandbox.core.runtime import Runtime
+from sandbox.providers.basistheory_platform import control, routes
+from sandbox.providers.basistheory_platform.auth import authenticate, tenant_of
+from sandbox.providers.basistheory_platform.errors import PROBLEM_DETAILS
+from sandbox.providers.basistheory_platform.events import PROVIDER, BtSigner
+from sandbox.providers.basistheory_platform.scenarios import OUTCOMES
+from sandbox.providers.basistheory_platform.service import BasisTheoryPlatformService
+from sandbox.providers.basistheory_platform.threeds import ThreeDs
+
+
+class BasisTheoryPlatform:
+    name = PROVIDER
+    prefixes = ("/tokens", "/agentic/", "/3ds/", "/webhooks", "/ping")
+    style = PROBLEM_DETAILS
+    outcomes = OUTCOMES
+    recorded_headers = ("bt-api-key", "bt-idempotency-key")
+
+    def __init__(self) -> None:
+        self.signer = BtSigner()  # its RSA key belongs to this sandbox alone
+
+    @staticmethod
+    def tenant_of(request: web.Request) -> str | None:
+        return tenant_of(request)
+
+    def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        service = BasisTheoryPlatformService(runtime)
+        threeds = ThreeDs(runtime, service._tenant_id, service.hooks)
+        api = ProviderApi(runtime, self.name, authenticate, self.style, idempotency_header="BT-IDEMPOTENCY-KEY")
+        return routes.routes(api, service, threeds) + control.routes(operator, threeds, self.signer)
