@@ -17,7 +17,6 @@ from sandbox.core.clock import parse_instant
 from sandbox.core.errors import ConfigError
 from sandbox.core.settings import SVIX_SCHEDULE, CoreSettings
 
-
 _URL = TypeAdapter(HttpUrl)
 
 

@@ -45,7 +45,8 @@ def make_app(secret: str | None, status: int, out=sys.stdout) -> web.Application
         except orjson.JSONDecodeError:
             kind, ident = "not JSON", ""
         attempt = request.headers.get("Dino-Delivery-Attempt", "")
-        print(f"{request.path} {kind} {ident} {('attempt ' + attempt) if attempt else ''} [{verdict(secret, request.headers, body)}]".replace("  ", " "), file=out, flush=True)
+        line = f"{request.path} {kind} {ident} {('attempt ' + attempt) if attempt else ''} [{verdict(secret, request.headers, body)}]"
+        print(line.replace("  ", " "), file=out, flush=True)
         return web.Response(status=status, text="ok")
 
     app = web.Application()

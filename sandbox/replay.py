@@ -9,22 +9,23 @@ import asyncio
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import aiohttp
 from aiohttp import web
 
 from sandbox.app import catalog, create_app
 from sandbox.config import Settings
-from sandbox.core.scenarios.loader import Loaded, ScenarioError, load
 from sandbox.control.replayer import Replayer, StepResult
+from sandbox.core.scenarios.loader import Loaded, ScenarioError, load
 
 
 async def run(loaded: Loaded, against: str | None = None) -> list[StepResult]:
     scenario = loaded.scenario
     runner = None
     if against is None:
-        settings = Settings(**{k: v for k, v in {"seed": scenario.seed, "clock": scenario.clock}.items() if v is not None})
+        given: dict[str, Any] = {"seed": scenario.seed, "clock": scenario.clock}  # unset ones come from SANDBOX_*
+        settings = Settings(**{name: value for name, value in given.items() if value is not None})
         runner = web.AppRunner(create_app(settings), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -88,7 +89,8 @@ def junit(runs: list[tuple[str, list[StepResult]]]) -> bytes:
         for result in results:
             case = ET.SubElement(suite, "testcase", classname=name, name=result.name, time=f"{result.seconds:.3f}")
             if not result.passed:
-                ET.SubElement(case, "failure", message=result.problems[0] if result.problems else "failed").text = "\n".join(result.problems)
+                message = result.problems[0] if result.problems else "failed"
+                ET.SubElement(case, "failure", message=message).text = "\n".join(result.problems)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
 
 

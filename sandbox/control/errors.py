@@ -1,4 +1,4 @@
-"""The control plane's own error shape: the same envelope as Dino, with generic codes."""
+"""The control plane's own error shape: the common `{"error": {code, message, details}}` envelope, generic codes."""
 
 from sandbox.core.errors import EnvelopeStyle, ErrorKind
 

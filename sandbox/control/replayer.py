@@ -80,7 +80,8 @@ class Replayer:
             query["object_id"] = self._resolve(wanted.object_id)
         events = (await self._call("GET", "/_sandbox/events", params=query))["data"]
         if not events:
-            return StepResult(name, False, [f"no {wanted.provider} event {wanted.type!r} was recorded" + (f" for {query['object_id']}" if wanted.object_id else "")])
+            where = f" for {query['object_id']}" if wanted.object_id else ""
+            return StepResult(name, False, [f"no {wanted.provider} event {wanted.type!r} was recorded{where}"])
         return StepResult(name, True, detail=f"{len(events)} {wanted.type} event(s)")
 
     async def _call(self, method: str, path: str, json: Any = None, params: dict | None = None) -> Any:
@@ -162,5 +163,5 @@ def subset_diff(expected: Any, actual: Any, where: str) -> list[str]:
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{where}: expected {len(expected)} items, got {actual!r}"]
-        return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in subset_diff(e, a, f"{where}.{i}")]
+        return [p for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for p in subset_diff(e, a, f"{where}.{i}")]
     return [] if expected == actual else [f"{where}: expected {expected!r}, got {actual!r}"]

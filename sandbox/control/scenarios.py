@@ -13,6 +13,7 @@ from sandbox.core.http import json_response
 from sandbox.core.runtime import SYSTEM
 from sandbox.core.scenarios.loader import ScenarioError, parse
 
+
 class Recording(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool

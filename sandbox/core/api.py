@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -124,19 +124,23 @@ class ProviderApi:
                 return _replay(entry.response, key, self.idempotency_header)
             # The first attempt was not processed (e.g. failed validation): try again.
         entry = keys.begin(scope, body_print)
-        response = None
+        response: web.Response | None = None
         try:
             try:
                 response = self._render(handler(call))
             except SandboxError as error:
                 response = error_response(self.style, error, call.request.path)
         finally:
-            saved = response is not None and response.status not in self.unsaved_statuses and response.status < 500
-            # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
-            stored = StoredResponse(response.status, bytes(memoryview(response.body)), _kept_headers(response)) if saved else None
-            keys.finish(scope, entry, stored)
+            keys.finish(scope, entry, self._stored(response))  # also when the handler crashed: waiters go on
         response.headers[self.idempotency_header] = key
         return response
+
+    def _stored(self, response: web.Response | None) -> StoredResponse | None:
+        """What a retry with the same key replays; None when the request counts as never processed."""
+        if response is None or response.status in self.unsaved_statuses or response.status >= 500:
+            return None
+        # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
+        return StoredResponse(response.status, bytes(cast(bytes, response.body)), _kept_headers(response))
 
 
 def _kept_headers(response: web.Response) -> dict[str, str]:

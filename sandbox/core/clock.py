@@ -8,28 +8,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def parse_instant(text: str) -> datetime:
     """Parse an ISO-8601 instant; naive values are taken as UTC."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def iso(moment: datetime, *, millis: bool = True) -> str:
     """ISO-8601 UTC with `Z`, with milliseconds or (`millis=False`) whole seconds, as each provider writes it."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     if not millis:
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def iso_timestamp(timestamp: float, *, millis: bool = True) -> str:
-    return iso(datetime.fromtimestamp(timestamp, timezone.utc), millis=millis)
+    return iso(datetime.fromtimestamp(timestamp, UTC), millis=millis)
 
 
-MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()  # far from datetime's year-9999 edge
+MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC).timestamp()  # far from datetime's year-9999 edge
 
 
 class Clock:
@@ -57,7 +57,7 @@ class Clock:
         return self._source() + self._offset
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp(), timezone.utc)
+        return datetime.fromtimestamp(self.timestamp(), UTC)
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:

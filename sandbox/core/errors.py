@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 
 class ConfigError(Exception):
@@ -95,7 +96,7 @@ def invalid_field(name: str, message: str) -> SandboxError:
     return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {name}: {message}", fields=[FieldError(name, message)])
 
 
-def message_of(err: dict[str, Any]) -> str:
+def message_of(err: ErrorDetails) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown field"
     if err["type"] == "missing":

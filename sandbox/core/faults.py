@@ -10,13 +10,14 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.http import ErrorRouter, json_response
 from sandbox.core.runtime import RUNTIME
 
 
-def fault_middleware(router: ErrorRouter):
+def fault_middleware(router: ErrorRouter) -> Middleware:
     @web.middleware
     async def inject_faults(request: web.Request, handler: Any) -> web.StreamResponse:
         runtime = request.app[RUNTIME]

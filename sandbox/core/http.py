@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError
 
@@ -79,7 +80,7 @@ class ErrorRouter:
     def respond(self, request: web.Request, error: SandboxError) -> web.Response:
         return error_response(self.style_for(request.path), error, request.path)
 
-    def middleware(self) -> Callable[[web.Request, Any], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         @web.middleware
         async def render_errors(request: web.Request, handler: Any) -> web.StreamResponse:
             try:
@@ -100,7 +101,8 @@ class ErrorRouter:
 def _from_http(request: web.Request, exc: web.HTTPException) -> SandboxError:
     kind, template = _HTTP_KINDS.get(exc.status, (ErrorKind.MALFORMED, exc.reason))
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-    return SandboxError(kind, template.format(method=request.method, path=request.path), headers=headers, status=exc.status if kind is ErrorKind.MALFORMED else None)
+    status = exc.status if kind is ErrorKind.MALFORMED else None
+    return SandboxError(kind, template.format(method=request.method, path=request.path), headers=headers, status=status)
 
 
 EXPOSED_HEADERS = (

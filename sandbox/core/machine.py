@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sandbox.core.errors import SandboxError
 
@@ -24,24 +24,25 @@ def transition(sources: str, target: str, event: str | None, verb: str = "") -> 
 
 
 Refusal = Callable[[Any, Transition], SandboxError]
+A = TypeVar("A", bound=Hashable)  # a provider's actions
 
 
-class Machine:
-    def __init__(self, table: Mapping[Hashable, Transition], *, state: str, refuse: Refusal) -> None:
+class Machine(Generic[A]):
+    def __init__(self, table: Mapping[A, Transition], *, state: str, refuse: Refusal) -> None:
         self.table = table
         self._state = state  # the attribute holding the object's state
         self._refuse = refuse
 
-    def can(self, obj: Any, action: Hashable) -> bool:
+    def can(self, obj: Any, action: A) -> bool:
         return getattr(obj, self._state) in self.table[action].sources
 
-    def check(self, obj: Any, action: Hashable) -> Transition:
+    def check(self, obj: Any, action: A) -> Transition:
         """The transition for `action`, or the provider's refusal (a 409) when the state forbids it."""
         if not self.can(obj, action):
             raise self._refuse(obj, self.table[action])
         return self.table[action]
 
-    def apply(self, obj: Any, action: Hashable) -> str | None:
+    def apply(self, obj: Any, action: A) -> str | None:
         """Move the object; returns the event type to record, if any."""
         move = self.check(obj, action)
         setattr(obj, self._state, move.target)

@@ -9,7 +9,7 @@ registry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
@@ -34,12 +34,29 @@ class WebhookSigner(Protocol):
 
 
 class Provider(Protocol):
-    name: str
-    prefixes: tuple[str, ...]
-    style: ErrorStyle
-    signer: WebhookSigner
-    outcomes: Mapping[str, type[BaseModel]]  # scenario operation -> the outcome model its rules give
-    recorded_headers: tuple[str, ...]  # lower-case request headers a recording keeps (credentials)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The paths it owns, so that even an unknown route gets its error shape."""
+        ...
+
+    @property
+    def style(self) -> ErrorStyle: ...
+
+    @property
+    def signer(self) -> WebhookSigner: ...
+
+    @property
+    def outcomes(self) -> Mapping[str, type[BaseModel]]:
+        """Scenario operation -> the model of the outcome its rules give (`then`)."""
+        ...
+
+    @property
+    def recorded_headers(self) -> tuple[str, ...]:
+        """Lower-case request headers a recording keeps (its credentials and idempotency key)."""
+        ...
 
     def tenant_of(self, request: web.Request) -> str | None:
         """The tenant a request acts for, read before the provider authenticates it."""
@@ -66,7 +83,7 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return list(self._providers)
 
-    def __iter__(self) -> Iterable[Provider]:
+    def __iter__(self) -> Iterator[Provider]:
         return iter(list(self._providers.values()))
 
     def __contains__(self, name: object) -> bool:

@@ -4,7 +4,7 @@ frictionless, and mock flows), shared by every provider whose objects a cardhold
 It knows nothing of what is verified: a `Session` walks one flow, action by action, and each
 `Answer` says whether the cardholder is now verified or has failed. Real flows answer
 `{"status", "data", "error"?}`; mock flows put a `MOCK_*` status inside `data` so a browser SDK
-can finish without the card networks' scripts (docs/research/basistheory-ai-wire.md).
+can finish without the card networks' scripts (the browser SDK's expectations are in docs/research/).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ FLOWS: dict[str, dict[str, Any]] = {
         passkey={"AUTHENTICATE_PASSKEY": Step("VERIFIED", "verified")},
     ),
     "visa_frictionless": _flow("VISA", False, new={"START": Step("VERIFIED", "verified")}),
-    # A card enrolled earlier (OTP done then) only needs its passkey: Crossmint's order intents.
+    # A card enrolled earlier (OTP done then) only needs its passkey, e.g. an intent on an enrolled card.
     "visa_passkey": _flow(
         "VISA", False,
         new={"START": Step("PASSKEY_READY", "passkey")},

@@ -79,7 +79,8 @@ def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loade
     try:
         orjson.dumps(data)
     except (orjson.JSONEncodeError, TypeError) as exc:
-        raise ScenarioError([Problem(name, None, "scenario", f"holds a value JSON cannot carry (sets, binary, non-text keys, huge numbers): {exc}")]) from None
+        message = f"holds a value JSON cannot carry (sets, binary, non-text keys, huge numbers): {exc}"
+        raise ScenarioError([Problem(name, None, "scenario", message)]) from None
     try:
         scenario = Scenario.model_validate(data, context={"catalog": catalog})
     except ValidationError as exc:
@@ -124,7 +125,8 @@ def _fields_at(path: list[str], model: type[BaseModel]) -> list[str]:
         path = path[1:] if path and path[0] not in model.model_fields else path
     for part in path:
         field = model.model_fields.get(part)
-        nested = [t for t in (getattr(field.annotation, "__args__", None) or (field.annotation,)) if isinstance(t, type) and issubclass(t, BaseModel)] if field else []
+        options = (getattr(field.annotation, "__args__", None) or (field.annotation,)) if field else ()
+        nested = [t for t in options if isinstance(t, type) and issubclass(t, BaseModel)]
         if not nested:
             break
         model = nested[0]

@@ -11,7 +11,6 @@ from pydantic import AfterValidator, Field, ValidationInfo
 from sandbox.core.errors import FieldError, model_errors
 from sandbox.core.scenarios.rules import OutcomeCatalog, Rule, Strict, catalog_of
 
-
 # A whole value taken from `vars` or an earlier answer, e.g. `headers: "${vars.auth}"`.
 Reference = Annotated[str, Field(pattern=r"^\$\{[A-Za-z_][A-Za-z0-9_.\-]*\}$")]
 

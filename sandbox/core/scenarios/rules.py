@@ -9,6 +9,7 @@ rule fires. Core scripts HTTP faults (`on: request`) and webhook delivery outcom
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,8 +101,11 @@ class OutcomeCatalog:
 
 
 class ScriptedProvider(Protocol):
-    name: str
-    outcomes: Mapping[str, type[BaseModel]]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def outcomes(self) -> Mapping[str, type[BaseModel]]: ...
 
 
 def catalog_of(info: ValidationInfo) -> OutcomeCatalog:
@@ -171,6 +175,16 @@ def _lookup(context: dict[str, Any], path: str) -> Any:
     return value
 
 
+def _regex(value: Any, pattern: str) -> bool:
+    return isinstance(value, str) and re.search(pattern, value) is not None
+
+
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq, "ne": operator.ne, "in": lambda value, wanted: value in wanted,
+    "gte": operator.ge, "lte": operator.le, "gt": operator.gt, "lt": operator.lt, "regex": _regex,
+}
+
+
 def _holds(condition: Any, value: Any) -> bool:
     if not isinstance(condition, dict):
         return value is not MISSING and value == condition
@@ -182,12 +196,7 @@ def _holds(condition: Any, value: Any) -> bool:
         if value is MISSING:
             return False
         try:
-            ok = {
-                "eq": lambda: value == wanted, "ne": lambda: value != wanted, "in": lambda: value in wanted,
-                "gte": lambda: value >= wanted, "lte": lambda: value <= wanted,
-                "gt": lambda: value > wanted, "lt": lambda: value < wanted,
-                "regex": lambda: isinstance(value, str) and re.search(wanted, value) is not None,
-            }[op]()
+            ok = COMPARE[op](value, wanted)
         except TypeError:  # e.g. a number compared with a string: the condition does not hold
             ok = False
         if not ok:
@@ -206,7 +215,7 @@ class LoadedRules:
     def to_wire(self) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "tenant": self.tenant,
-            "rules": [{**r.model_dump(exclude_none=True), "fired": n} for r, n in zip(self.rules, self.fired)],
+            "rules": [{**r.model_dump(exclude_none=True), "fired": n} for r, n in zip(self.rules, self.fired, strict=True)],
         }
 
 

@@ -243,7 +243,8 @@ class Outbox:
                 await asyncio.sleep(scripted.latency_ms / 1000)  # the scripted receiver is slow
             if scripted is not None and scripted.status is not None:
                 number = len(delivery.attempts) + 1
-                attempt = Attempt(number, iso(self._clock.now()), scripted.status, float(scripted.latency_ms), "scripted by a sandbox scenario")
+                at, latency = iso(self._clock.now()), float(scripted.latency_ms)
+                attempt = Attempt(number, at, scripted.status, latency, "scripted by a sandbox scenario")
                 delivery.attempts.append(attempt)
                 status, retry_after = scripted.status, scripted.retry_after
             else:
@@ -263,7 +264,10 @@ class Outbox:
     def _scripted(self, delivery: Delivery, endpoint: Endpoint) -> Any:
         """A scenario rule's answer for this attempt (`on: deliver`), or None."""
         event = delivery.event
-        context = {"event": {"id": event.id, "type": event.type, "object_id": event.object_id}, "endpoint": {"id": endpoint.id, "url": endpoint.url}}
+        context = {
+            "event": {"id": event.id, "type": event.type, "object_id": event.object_id},
+            "endpoint": {"id": endpoint.id, "url": endpoint.url},
+        }
         outcome = self._rules.decide(event.provider, "deliver", event.tenant, context)
         return outcome.delivery if outcome is not None else None
 
@@ -276,6 +280,8 @@ class Outbox:
         headers["Content-Type"] = "application/json"
         headers["User-Agent"] = "sandbox-webhooks"
         at, started = iso(self._clock.now()), time.perf_counter()
+        if self._session is None:  # attempts start only from run(), which opens the session
+            raise RuntimeError("the outbox is not running")
         try:
             async with self._session.post(endpoint.url, data=delivery.body, headers=headers, allow_redirects=False) as resp:
                 excerpt = (await resp.content.read(EXCERPT)).decode("utf-8", "replace")

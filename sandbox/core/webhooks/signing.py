@@ -23,7 +23,7 @@ def secret_key(secret: str) -> bytes:
 
 
 def new_secret(random_bytes: bytes) -> str:
-    """`whsec_` + base64 of 24 random bytes: the format Svix, Standard Webhooks and Dino share."""
+    """`whsec_` + base64 of 24 random bytes: the format Svix, Standard Webhooks and others share."""
     return "whsec_" + base64.b64encode(random_bytes).decode()
 
 

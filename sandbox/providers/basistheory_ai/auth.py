@@ -95,13 +95,16 @@ class JwtAuthenticator:
             return self._key
         kid = jwt.get_unverified_header(token).get("kid")
         try:
+            if self._jwks is None or not isinstance(kid, str):
+                raise KeyError(kid)
             return self._jwks[kid].key
         except KeyError:
             raise unauthorized(f"no key with kid {kid!r} in the configured JWKS") from None
 
 
-def subject(request: web.Request) -> str | None:
-    return request[CLAIMS].get("sub")
+def subject(request: web.Request) -> str:
+    """The entity the token acts for; authentication made sure it is a non-empty string."""
+    return str(request[CLAIMS]["sub"])
 
 
 def require_subject(request: web.Request, entity_id: str) -> None:

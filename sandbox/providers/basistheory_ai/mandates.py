@@ -7,7 +7,7 @@ Mandates are validated one by one rather than as a tagged union so that error pa
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -106,14 +106,14 @@ def parse_expiration(value: str) -> datetime:
     """ISO 8601, or epoch seconds as a digit string (the provider's own playground sends those)."""
     if value.isdigit():
         try:
-            return datetime.fromtimestamp(int(value), timezone.utc)
+            return datetime.fromtimestamp(int(value), UTC)
         except (OverflowError, OSError, ValueError):
             raise ValueError("expirationTime value is out of range") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError("expirationTime value must be an ISO 8601 datetime (e.g. 2030-12-31T23:59:59Z)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check(mandates: list[Mandate]) -> list[FieldError]:

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from sandbox.core.cards import number_problem
+from sandbox.core.verification import ACTIONS, Session
 from sandbox.providers.basistheory_ai.magic import Profile
 from sandbox.providers.basistheory_ai.mandates import Mandate
-from sandbox.core.verification import ACTIONS, Session
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
@@ -151,7 +151,7 @@ class PurchaseIntent:
     card: VirtualCard | None = None
 
     def to_wire(self, *, with_card: bool = True) -> dict[str, Any]:
-        body = {
+        body: dict[str, Any] = {
             "id": self.id,
             "entityId": self.entity_id,
             "credentialType": self.credential_type,

@@ -6,7 +6,7 @@ per-entity collections so that another entity's object is simply not found.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.core import cards
@@ -14,13 +14,18 @@ from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Page, Space
+from sandbox.core.verification import CHALLENGES, SANDBOX_OTP, BadPayload, OutOfOrder, Session
 from sandbox.providers.basistheory_ai import machine, magic, mandates
 from sandbox.providers.basistheory_ai.events import purchase_intent_event
 from sandbox.providers.basistheory_ai.machine import Action
 from sandbox.providers.basistheory_ai.models import (
-    CreatePaymentMethod, CreatePurchaseIntent, PaymentMethod, PurchaseIntent, Verify, VirtualCard,
+    CreatePaymentMethod,
+    CreatePurchaseIntent,
+    PaymentMethod,
+    PurchaseIntent,
+    Verify,
+    VirtualCard,
 )
-from sandbox.core.verification import CHALLENGES, SANDBOX_OTP, BadPayload, OutOfOrder, Session
 
 PROVIDER = "basistheory"
 PASSKEY_PAGE = "/_sandbox/basistheory/passkey"  # stands in for the card network's passkey page
@@ -43,6 +48,7 @@ class BasisTheoryAiService:
 
     def create_payment_method(self, project: str, request: CreatePaymentMethod) -> PaymentMethod:
         card = request.card
+        assert card is not None  # the model refuses every other source
         now = self.rt.clock.now()
         problem = cards.expiry_problem(int(card.expirationMonth), int(card.expirationYear), now)
         if problem:
@@ -91,7 +97,7 @@ class BasisTheoryAiService:
         method = self.rt.store.get(Space(PROVIDER, project), _pm_kind(entity), request.paymentMethodId)
         if method is None:
             problems.insert(0, FieldError("paymentMethodId", "Payment method not found for this project and entity."))
-        if problems:
+        if problems or method is None:
             summary = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
             raise SandboxError(ErrorKind.VALIDATION, f"Invalid request: {summary}", fields=problems)
         profile = self._scripted_profile(project, request, method) or method.profile
@@ -117,7 +123,7 @@ class BasisTheoryAiService:
         if profile.status == "pending":
             intent.ready_ts = now.timestamp() + profile.pending_seconds
         elif profile.status == "verify":
-            intent.verification = Session(profile.flow, profile.label, intent.id)
+            intent.verification = Session(profile.flow or "visa_otp", profile.label, intent.id)
         else:
             intent.card = self._virtual_card(project, method.brand, now)
         method.intent_ids.append(intent.id)
@@ -168,13 +174,15 @@ class BasisTheoryAiService:
     def _refresh(self, project: str, intent: PurchaseIntent) -> None:
         """Apply the time-based transitions the sandbox clock has reached."""
         for action, moment in machine.due(intent, self.rt.clock.timestamp()):
-            at = datetime.fromtimestamp(moment, timezone.utc)
+            at = datetime.fromtimestamp(moment, UTC)
             if action is Action.READY:
                 intent.card = self._virtual_card(project, self._brand_of(intent), at)
             self._move(project, intent, action, at)
 
     def _move(self, project: str, intent: PurchaseIntent, action: Action, at: datetime | None = None) -> None:
-        self._emit(project, intent, machine.apply(intent, action), at)
+        event_type = machine.apply(intent, action)
+        if event_type is not None:
+            self._emit(project, intent, event_type, at)
 
     def _emit(self, project: str, intent: PurchaseIntent, event_type: str, at: datetime | None = None) -> None:
         event_id = self.rt.ids.uuid(project, "event")

@@ -16,7 +16,8 @@ Status = Literal[
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Cents = Annotated[int, Field(strict=True, gt=0, le=100_000_000_00)]
-Metadata = Annotated[dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
+MetadataKey = Annotated[str, StringConstraints(max_length=40)]
+Metadata = Annotated[dict[MetadataKey, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
 
 
 @dataclass(frozen=True, slots=True)

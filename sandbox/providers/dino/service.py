@@ -6,7 +6,7 @@ Handlers parse and render; this module decides (through `magic`) and moves inten
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sandbox.core.clock import iso
@@ -18,7 +18,14 @@ from sandbox.providers.dino.auth import REVOKED_KIND, key_space
 from sandbox.providers.dino.events import purchase_intent_event
 from sandbox.providers.dino.machine import Action
 from sandbox.providers.dino.models import (
-    Authorize, CreatePurchaseIntent, Credential, DinoSettings, IssueCredential, ListQuery, PurchaseIntent, Wallet,
+    Authorize,
+    CreatePurchaseIntent,
+    Credential,
+    DinoSettings,
+    IssueCredential,
+    ListQuery,
+    PurchaseIntent,
+    Wallet,
 )
 
 KIND = "purchase_intent"
@@ -162,6 +169,7 @@ class DinoService:
             scripted = self.rt.rules.decide("dino", "execute", tenant, context)
             if scripted is not None:
                 outcome, failure_reason = scripted.status, failure_reason or scripted.failure_reason
+        assert intent.credential is not None  # execution starts only from payment_credential_issued
         wallet, amount = self.wallet(tenant), intent.credential.approved_amount_cents
         wallet.reserved_cents -= amount
         if outcome == "failed" or (outcome is None and problem):
@@ -186,7 +194,7 @@ class DinoService:
             return
         intent.auto_decision = None
         approve = status == "approved"
-        at = iso(datetime.fromtimestamp(due, timezone.utc))
+        at = iso(datetime.fromtimestamp(due, UTC))
         intent.decision_reason = "Approved by operator" if approve else "Declined by operator"
         intent.decided_at = at
         action = Action.OPERATOR_APPROVE if approve else Action.OPERATOR_DENY
@@ -234,6 +242,7 @@ class DinoService:
 
 def _expired_credential(intent: PurchaseIntent) -> SandboxError:
     cred = intent.credential
+    assert cred is not None  # only an issued credential expires
     return SandboxError(
         ErrorKind.INVALID_STATE,
         f"The payment credential of purchase intent {intent.id} expired at {cred.expires_at}; it cannot execute",
