@@ -99,3 +99,13 @@ def test_every_provider_folder_is_registered_once():
     registered = {type(p).__module__ for p in providers()}
     assert registered == {f"sandbox.providers.{name}" for name in PROVIDERS}
     assert len(providers()) == len(PROVIDERS)
+
+
+def test_core_defines_each_name_once():
+    """One meaning per name: a class or function defined in two core modules is a trap for readers."""
+    where: dict[str, list[str]] = {}
+    for path in modules(ROOT / "core"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                where.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert {name: files for name, files in where.items() if len(files) > 1} == {}

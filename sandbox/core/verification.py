@@ -27,13 +27,13 @@ OTP_METHODS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class FlowStep:
     status: str  # what the answer says
     next: str  # the step the session moves to
     checks_otp: bool = False
 
 
-def _flow(brand: str, mock: bool, **steps: dict[str, Step]) -> dict[str, Any]:
+def _flow(brand: str, mock: bool, **steps: dict[str, FlowStep]) -> dict[str, Any]:
     return {"brand": brand, "mock": mock, "steps": steps}
 
 
@@ -41,37 +41,37 @@ def _flow(brand: str, mock: bool, **steps: dict[str, Step]) -> dict[str, Any]:
 FLOWS: dict[str, dict[str, Any]] = {
     "visa_otp": _flow(
         "VISA", False,
-        new={"START": Step("OTP_REQUIRED", "otp_required")},
-        otp_required={"SELECT_OTP": Step("OTP_PENDING", "otp_pending")},
-        otp_pending={"VALIDATE_OTP": Step("CREATE_PASSKEY", "passkey", checks_otp=True)},
-        passkey={"AUTHENTICATE_PASSKEY": Step("VERIFIED", "verified")},
+        new={"START": FlowStep("OTP_REQUIRED", "otp_required")},
+        otp_required={"SELECT_OTP": FlowStep("OTP_PENDING", "otp_pending")},
+        otp_pending={"VALIDATE_OTP": FlowStep("CREATE_PASSKEY", "passkey", checks_otp=True)},
+        passkey={"AUTHENTICATE_PASSKEY": FlowStep("VERIFIED", "verified")},
     ),
-    "visa_frictionless": _flow("VISA", False, new={"START": Step("VERIFIED", "verified")}),
+    "visa_frictionless": _flow("VISA", False, new={"START": FlowStep("VERIFIED", "verified")}),
     # A card enrolled earlier (OTP done then) only needs its passkey, e.g. an intent on an enrolled card.
     "visa_passkey": _flow(
         "VISA", False,
-        new={"START": Step("PASSKEY_READY", "passkey")},
-        passkey={"AUTHENTICATE_PASSKEY": Step("VERIFIED", "verified")},
+        new={"START": FlowStep("PASSKEY_READY", "passkey")},
+        passkey={"AUTHENTICATE_PASSKEY": FlowStep("VERIFIED", "verified")},
     ),
-    "declined": _flow("VISA", False, new={"START": Step("ERROR", "failed")}),
+    "declined": _flow("VISA", False, new={"START": FlowStep("ERROR", "failed")}),
     "mastercard": _flow(
         "MASTERCARD", False,
-        new={"START": Step("PASSKEY_READY", "mastercard_auth")},
-        mastercard_auth={"MASTERCARD_AUTH_COMPLETE": Step("VERIFIED", "verified")},
+        new={"START": FlowStep("PASSKEY_READY", "mastercard_auth")},
+        mastercard_auth={"MASTERCARD_AUTH_COMPLETE": FlowStep("VERIFIED", "verified")},
     ),
     "mock_visa_otp": _flow(
         "VISA", True,
-        new={"START": Step("MOCK_OTP_REQUIRED", "otp_required")},
-        otp_required={"SELECT_OTP": Step("MOCK_OTP_PENDING", "otp_pending")},
+        new={"START": FlowStep("MOCK_OTP_REQUIRED", "otp_required")},
+        otp_required={"SELECT_OTP": FlowStep("MOCK_OTP_PENDING", "otp_pending")},
         # The SDK finishes a mock passkey locally and calls no more: this answer verifies.
-        otp_pending={"VALIDATE_OTP": Step("MOCK_PASSKEY_CREATE", "verified", checks_otp=True)},
+        otp_pending={"VALIDATE_OTP": FlowStep("MOCK_PASSKEY_CREATE", "verified", checks_otp=True)},
     ),
-    "mock_visa_frictionless": _flow("VISA", True, new={"START": Step("MOCK_SUCCESS", "verified")}),
+    "mock_visa_frictionless": _flow("VISA", True, new={"START": FlowStep("MOCK_SUCCESS", "verified")}),
     "mock_mastercard": _flow(
         "MASTERCARD", True,
-        new={"START": Step("MOCK_POPUP_REQUIRED", "mastercard_auth")},
+        new={"START": FlowStep("MOCK_POPUP_REQUIRED", "mastercard_auth")},
         # The SDK accepts only a plain VERIFIED here, mock or not.
-        mastercard_auth={"MASTERCARD_AUTH_COMPLETE": Step("VERIFIED", "verified")},
+        mastercard_auth={"MASTERCARD_AUTH_COMPLETE": FlowStep("VERIFIED", "verified")},
     ),
 }
 TERMINAL = ("verified", "failed")

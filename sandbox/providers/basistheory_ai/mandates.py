@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from sandbox.core.errors import FieldError, field_path, model_errors
 from sandbox.core.fields import Email
 
-MANDATE_TYPES = ("maxAmount", "expirationTime", "merchant", "description", "prompt", "consumer")
 DECIMAL = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
 DEFAULT_MANDATES: list[dict[str, Any]] = [
     {"type": "maxAmount", "value": "1000.00", "details": {"currency": "840", "period": "transaction"}},
