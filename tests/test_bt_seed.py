@@ -1,4 +1,4 @@
-"""The Basis Theory AI seed's curl example (shared/seeds/002_…), sent as written."""
+"""The Basis Theory AI seed's curl example (seed 002, docs/research/seeds.md), sent as written."""
 
 from tests.bt import ENTITY, PROJECT
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import free_port
 
-# Copied verbatim from shared/seeds/000_edce74b422e959b4.txt.
+# Copied verbatim from seed 000 (docs/research/seeds.md).
 CREATE = r"""curl -sS -X POST "https://api.dino.id/v1/purchase-intents" \
   -H "Authorization: Bearer YOUR_DINO_KEY" \
   -H "Content-Type: application/json" \

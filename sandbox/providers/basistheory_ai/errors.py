@@ -1,4 +1,4 @@
-"""Basis Theory AI's error envelope (seed 002 and shared/reference/providers.md):
+"""Basis Theory AI's error envelope (seed 002; docs/research/basistheory-ai-wire.md §5):
 
 `{"error": {"status", "type", "title", "message", "details": {"fields": {path: message}}}}`.
 """

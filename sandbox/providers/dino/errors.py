@@ -1,4 +1,4 @@
-"""Dino's error envelope and codes (shared/reference/dino-api.md §7)."""
+"""Dino's error envelope and codes (docs/research/dino-api.md)."""
 
 from sandbox.core.errors import EnvelopeStyle, ErrorKind
 
