@@ -43,13 +43,17 @@ def catalog() -> OutcomeCatalog:
     return OutcomeCatalog.of(providers())
 
 
-async def _deliver_webhooks(app: web.Application) -> AsyncIterator[None]:
-    """Runs the outbox for the app's lifetime (aiohttp's cleanup context)."""
-    task = asyncio.get_running_loop().create_task(app[RUNTIME].outbox.run())
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    """Runs the outbox and the scheduler for the app's lifetime (aiohttp's cleanup context)."""
+    runtime = app[RUNTIME]
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(runtime.outbox.run()), loop.create_task(runtime.scheduler.run())]
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _register_endpoints(runtime: Runtime, specs: Iterable[str]) -> None:
@@ -104,7 +108,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.add_routes(_unique(routes + control.routes(operator)))
     _register_endpoints(runtime, settings.webhooks)
     _load_scenarios(runtime, settings.scenarios)
-    app.cleanup_ctx.append(_deliver_webhooks)
+    app.cleanup_ctx.append(_background)
     if settings.record:
         runtime.start_recording()
         app.on_cleanup.append(_save_recording(settings.record))

@@ -14,6 +14,7 @@ from sandbox.core.ids import IdFactory
 from sandbox.core.registry import ProviderRegistry
 from sandbox.core.scenarios.recorder import Recorder
 from sandbox.core.scenarios.rules import OutcomeCatalog, RuleBook
+from sandbox.core.scheduler import Scheduler
 from sandbox.core.seams import InstructionSeam
 from sandbox.core.settings import CoreSettings
 from sandbox.core.store import MemoryStore, Store
@@ -34,6 +35,7 @@ class Runtime:
     endpoints: EndpointRegistry
     outbox: Outbox
     providers: ProviderRegistry
+    scheduler: Scheduler
     rules: RuleBook = field(default_factory=RuleBook)
     recorder: Recorder | None = None  # on with --record or POST /_sandbox/recording
     instructions: InstructionSeam = field(default_factory=InstructionSeam)
@@ -55,7 +57,8 @@ class Runtime:
         events = EventLog(settings.max_events)
         events.subscribe(outbox.publish)
         return cls(
-            settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, providers, rules,
+            settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, providers,
+            Scheduler(clock), rules,
         )
 
     def catalog(self) -> OutcomeCatalog:
@@ -76,6 +79,7 @@ class Runtime:
         self.events.clear(provider, tenant)
         self.outbox.clear(provider, tenant)
         self.idempotency.clear(provider, tenant)
+        self.scheduler.clear(provider, tenant)
         if tenant is None and provider is None:
             self.ids.forget()
         elif tenant is not None:
@@ -85,7 +89,8 @@ class Runtime:
         """How many entries each collection holds: what a reset must bring back down."""
         return {
             **self.store.sizes(), **self.outbox.sizes(), "events": self.events.size(), "idempotency_keys": len(self.idempotency),
-            "id_streams": len(self.ids), "endpoints": len(self.endpoints.all()), "scenarios": len(self.rules.all()),
+            "id_streams": len(self.ids), "timers": len(self.scheduler),
+            "endpoints": len(self.endpoints.all()), "scenarios": len(self.rules.all()),
             "instruction_resolvers": len(self.instructions), "recorded_steps": len(self.recorder.steps) if self.recorder else 0,
         }
 

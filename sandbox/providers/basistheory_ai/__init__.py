@@ -33,5 +33,7 @@ class BasisTheoryAi:
         return tenant_of(request)
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        service = BasisTheoryAiService(runtime)
+        runtime.scheduler.handle(self.name, service.on_timer)
         api = ProviderApi(runtime, self.name, JwtAuthenticator(self.settings), self.style)
-        return routes.routes(api, BasisTheoryAiService(runtime)) + control.routes()
+        return routes.routes(api, service) + control.routes()

@@ -13,6 +13,7 @@ from sandbox.core import cards
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
+from sandbox.core.scheduler import Timer
 from sandbox.core.store import Page, Space
 from sandbox.core.verification import CHALLENGES, SANDBOX_OTP, BadPayload, OutOfOrder, Session
 from sandbox.providers.basistheory_ai import machine, magic, mandates
@@ -129,7 +130,16 @@ class BasisTheoryAiService:
         method.intent_ids.append(intent.id)
         self.rt.store.put(Space(PROVIDER, project), _pi_kind(entity), intent.id, intent)
         self._emit(project, intent, machine.CREATED_EVENT)
+        for due in (intent.ready_ts, intent.expires_ts):  # activation and expiry fire unread
+            if due is not None:
+                self.rt.scheduler.at(due, PROVIDER, project, _pi_kind(entity), intent.id)
         return intent
+
+    def on_timer(self, timer: Timer) -> None:
+        """The scheduler reached a due moment of this intent: apply what is due."""
+        intent = self.rt.store.get(Space(PROVIDER, timer.tenant), timer.kind, timer.obj_id)
+        if intent is not None:
+            self._refresh(timer.tenant, intent)
 
     def intent(self, project: str, entity: str, intent_id: str) -> PurchaseIntent:
         intent = self.rt.store.get(Space(PROVIDER, project), _pi_kind(entity), intent_id)

@@ -35,5 +35,6 @@ class Dino:
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = DinoService(runtime, self.settings)
+        runtime.scheduler.handle(self.name, service.on_timer)
         api = ProviderApi(runtime, self.name, authenticator(runtime.store), self.style, unsaved_statuses=self.unsaved_statuses)
         return routes.routes(api, service) + control.routes(operator, service)

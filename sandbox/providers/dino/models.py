@@ -115,6 +115,7 @@ class Credential:
     issued_at: str
     expires_at: str
     expires_ts: float
+    released: bool = False  # expired unused: its reserve went back to the wallet
 
 
 @dataclass(slots=True)

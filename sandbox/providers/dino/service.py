@@ -12,6 +12,7 @@ from typing import Literal
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
+from sandbox.core.scheduler import Timer
 from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.dino import machine, magic
 from sandbox.providers.dino.auth import REVOKED_KIND, key_space
@@ -28,6 +29,7 @@ from sandbox.providers.dino.models import (
     Wallet,
 )
 
+PROVIDER = "dino"
 KIND = "purchase_intent"
 WALLET_KIND = "wallet"
 ExecutionOutcome = Literal["started", "completed", "failed"]
@@ -41,7 +43,7 @@ class DinoService:
     # -- reads -------------------------------------------------------------------------
 
     def get(self, tenant: str, intent_id: str) -> PurchaseIntent:
-        intent = self.rt.store.get(Space("dino", tenant), KIND, intent_id)
+        intent = self.rt.store.get(Space(PROVIDER, tenant), KIND, intent_id)
         if intent is None:
             raise _not_found(intent_id)
         self._refresh(tenant, intent)
@@ -60,12 +62,12 @@ class DinoService:
             return query.status is None or intent.status == query.status
 
         try:
-            return self.rt.store.page(Space("dino", tenant), KIND, limit=query.limit, after=query.starting_after, where=keep)
+            return self.rt.store.page(Space(PROVIDER, tenant), KIND, limit=query.limit, after=query.starting_after, where=keep)
         except UnknownCursor:
             raise invalid_field("starting_after", f"no purchase intent {query.starting_after!r} in this scope") from None
 
     def wallet(self, tenant: str) -> Wallet:
-        space = Space("dino", tenant)
+        space = Space(PROVIDER, tenant)
         wallet = self.rt.store.get(space, WALLET_KIND, "usd")
         if wallet is None:  # Dino's sandbox provisions a funded test wallet
             wallet = Wallet(self.settings.wallet_start_cents)
@@ -83,7 +85,7 @@ class DinoService:
     def create(self, tenant: str, request: CreatePurchaseIntent) -> PurchaseIntent:
         now = self._now()
         intent = PurchaseIntent(self.rt.ids.ulid("pi", tenant), "intent_created", request, now, now)
-        self.rt.store.put(Space("dino", tenant), KIND, intent.id, intent)
+        self.rt.store.put(Space(PROVIDER, tenant), KIND, intent.id, intent)
         self._emit(tenant, intent, machine.CREATED_EVENT, self._trace(tenant))
         return intent
 
@@ -92,12 +94,14 @@ class DinoService:
         machine.check(intent, Action.APPROVE)  # refuse before recording anything
         expected = request.expected_total_cents or intent.request.max_total_cents
         asked = {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}
-        scripted = self.rt.rules.decide("dino", "authorize", tenant, {"request": asked, "purchase_intent": intent.to_wire()})
+        scripted = self.rt.rules.decide(PROVIDER, "authorize", tenant, {"request": asked, "purchase_intent": intent.to_wire()})
         decision = magic.scripted(scripted) if scripted else magic.authorize(
             intent.request.product_url, intent.request.max_total_cents, expected, self.settings.approval_threshold_cents
         )
         if scripted and scripted.after:
-            intent.auto_decision = (self.rt.clock.timestamp() + scripted.after.seconds, scripted.after.status)
+            due = self.rt.clock.timestamp() + scripted.after.seconds
+            intent.auto_decision = (due, scripted.after.status)
+            self.rt.scheduler.at(due, PROVIDER, tenant, KIND, intent.id)
         now = self._now()
         intent.expected_total_cents = expected
         intent.merchant_name = request.merchant_name
@@ -131,6 +135,7 @@ class DinoService:
             expires_ts=expires.timestamp(),
         )
         machine.apply(intent, Action.ISSUE_CREDENTIAL, iso(moment))  # Dino announces no event for this
+        self.rt.scheduler.at(expires.timestamp(), PROVIDER, tenant, KIND, intent.id)  # an unused credential's reserve is released
         return intent
 
     # -- operator and merchant side (control plane) ------------------------------------
@@ -166,14 +171,17 @@ class DinoService:
         problem = "payment_credential_expired" if expired else self._checkout_problem(intent, merchant, amount_cents)
         if outcome is None and not expired:
             context = {"purchase_intent": intent.to_wire(), "request": {"merchant": merchant, "amount_cents": amount_cents}}
-            scripted = self.rt.rules.decide("dino", "execute", tenant, context)
+            scripted = self.rt.rules.decide(PROVIDER, "execute", tenant, context)
             if scripted is not None:
                 outcome, failure_reason = scripted.status, failure_reason or scripted.failure_reason
-        assert intent.credential is not None  # execution starts only from payment_credential_issued
-        wallet, amount = self.wallet(tenant), intent.credential.approved_amount_cents
-        wallet.reserved_cents -= amount
+        cred = intent.credential
+        assert cred is not None  # execution starts only from payment_credential_issued
+        wallet, amount = self.wallet(tenant), cred.approved_amount_cents
+        if not cred.released:
+            wallet.reserved_cents -= amount
         if outcome == "failed" or (outcome is None and problem):
-            wallet.available_cents += amount  # a failed checkout releases the reserve
+            if not cred.released:
+                wallet.available_cents += amount  # a failed checkout releases the reserve
             intent.failure_reason = failure_reason or problem or "checkout_failed"
             self._emit(tenant, intent, machine.apply(intent, Action.FAIL, now), trace)
         else:
@@ -185,7 +193,28 @@ class DinoService:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def on_timer(self, timer: Timer) -> None:
+        """The scheduler reached a due moment of this intent: apply what is due."""
+        intent = self.rt.store.get(Space(PROVIDER, timer.tenant), KIND, timer.obj_id)
+        if intent is not None:
+            self._refresh(timer.tenant, intent)
+
     def _refresh(self, tenant: str, intent: PurchaseIntent) -> None:
+        """What the sandbox clock has reached: a timed operator decision, an unused credential's expiry."""
+        self._timed_decision(tenant, intent)
+        self._release_expired(tenant, intent)
+
+    def _release_expired(self, tenant: str, intent: PurchaseIntent) -> None:
+        """An expired credential that was never used gives its reserve back; the intent's status stays."""
+        cred = intent.credential
+        if cred is None or cred.released or intent.status != "payment_credential_issued" or not self._credential_expired(intent):
+            return
+        cred.released = True
+        wallet = self.wallet(tenant)
+        wallet.reserved_cents -= cred.approved_amount_cents
+        wallet.available_cents += cred.approved_amount_cents
+
+    def _timed_decision(self, tenant: str, intent: PurchaseIntent) -> None:
         """A scenario's timed operator decision, applied once the sandbox clock reaches it."""
         if intent.auto_decision is None or intent.status != "needs_approval":
             return
