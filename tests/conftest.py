@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 import pytest
-
 from sandbox.app import create_app
 from sandbox.config import Settings
 
@@ -18,7 +17,7 @@ KEY = "din_test_alice"
 OTHER_KEY = "din_test_bob"
 START = "2026-01-01T00:00:00.000Z"
 
-# The create body of the seed's curl example (shared/seeds/000_…), verbatim.
+# The create body of the seed's curl example (seed 000, docs/research/seeds.md), verbatim.
 SEED_INTENT = {
     "product_url": "https://example.com/products/demo-item",
     "quantity": 1,
@@ -37,7 +36,12 @@ SEED_INTENT = {
     },
 }
 SEED_AUTHORIZE = {"expected_total_cents": 4599, "merchant_name": "example.com", "reason": "Authorize online purchase"}
-SEED_ISSUE = {"provider": "stripe_proxy_card", "credential_mode": "one_time_exact_amount", "ttl_seconds": 900, "merchant_lock": "example.com"}
+SEED_ISSUE = {
+    "provider": "stripe_proxy_card",
+    "credential_mode": "one_time_exact_amount",
+    "ttl_seconds": 900,
+    "merchant_lock": "example.com",
+}
 
 
 def intent_body(**changes: Any) -> dict[str, Any]:

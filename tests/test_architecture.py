@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from sandbox.app import providers
 
 ROOT = Path(__file__).resolve().parent.parent / "sandbox"
@@ -67,7 +66,8 @@ def provider_words() -> list[str]:
         words.add(provider.name)
         words.update(prefix.rstrip("/") for prefix in provider.prefixes)
         words.update(header for header in provider.recorded_headers if header not in ("authorization", "idempotency-key"))
-    words.update({"bt-signature", "bt-api-key", "x-api-key", "dino-signature", "/_sandbox/dino", "/_sandbox/crossmint", "/_sandbox/basistheory"})
+    words.update({"bt-signature", "bt-api-key", "x-api-key", "dino-signature"})
+    words.update(f"/_sandbox/{name}" for name in ("dino", "crossmint", "basistheory"))
     return sorted(words)
 
 

@@ -25,7 +25,9 @@ async def test_live_keys_are_refused_with_an_explanation(api):
 
 
 async def test_auth_is_checked_before_the_body(api):
-    status, body, _ = await api.as_key(None).request("POST", "/v1/purchase-intents", headers={"Content-Type": "application/json"}, data=b"{")
+    status, body, _ = await api.as_key(None).request(
+        "POST", "/v1/purchase-intents", headers={"Content-Type": "application/json"}, data=b"{"
+    )
     assert status == 401 and body["error"]["code"] == "invalid_api_key"
 
 

@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.bt import ENTITY, PROJECT, Bt, card, token
 
-EXACT_401 = {"error": {"status": 401, "type": "unauthorized", "title": "Unauthorized", "message": "Missing or invalid API key was provided."}}
+EXACT_401 = {
+    "error": {"status": 401, "type": "unauthorized", "title": "Unauthorized", "message": "Missing or invalid API key was provided."}
+}
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,11 @@ async def test_lenient_mode_accepts_any_signature(bt):
 
 
 async def test_cors_preflight_for_the_browser_sdk(bt):
-    headers = {"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    headers = {
+        "Origin": "http://localhost:5173",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
     async with bt.client.options(bt.path("/purchase-intents/x/verify"), headers=headers) as resp:
         assert resp.status == 204
         assert resp.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"

@@ -6,7 +6,9 @@ from tests.bt import card
 
 
 async def test_create_returns_the_providers_shape_without_the_pan(bt):
-    status, body, _ = await bt.request("POST", "/payment-methods", {"entityId": bt.entity, "card": card("5555555555554444", "3", "2031", "987")})
+    status, body, _ = await bt.request(
+        "POST", "/payment-methods", {"entityId": bt.entity, "card": card("5555555555554444", "3", "2031", "987")}
+    )
     assert status == 201
     assert body == {
         "id": body["id"], "type": "card", "entityId": bt.entity,
@@ -30,7 +32,9 @@ async def test_brand_comes_from_the_bin(bt, number, brand):
 
 
 async def test_numeric_month_and_year_are_accepted(bt):
-    status, body, _ = await bt.request("POST", "/payment-methods", {"entityId": bt.entity, "card": {**card(), "expirationMonth": 7, "expirationYear": 2030}})
+    status, body, _ = await bt.request(
+        "POST", "/payment-methods", {"entityId": bt.entity, "card": {**card(), "expirationMonth": 7, "expirationYear": 2030}}
+    )
     assert status == 201 and body["card"]["details"]["expirationMonth"] == "07"
 
 

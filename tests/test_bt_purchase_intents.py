@@ -12,10 +12,22 @@ async def create(bt, method_id, **changes):
 @pytest.mark.parametrize(
     "changes, field, message",
     [
-        ({"credentialType": "network-token"}, "credentialType", "Credential type must be: virtual-card (other types not currently supported)"),
+        (
+            {"credentialType": "network-token"},
+            "credentialType",
+            "Credential type must be: virtual-card (other types not currently supported)",
+        ),
         ({"paymentMethodId": "pm-123"}, "paymentMethodId", "Payment method ID must be a valid UUID."),
-        ({"paymentMethodId": "26859380-7829-4ee1-8a0a-38927881e7ef"}, "paymentMethodId", "Payment method not found for this project and entity."),
-        ({"mandates": [{**MAX, "value": "100.001"}]}, "mandates.0.value", 'maxAmount value must be a valid decimal amount (e.g., "100.00")'),
+        (
+            {"paymentMethodId": "26859380-7829-4ee1-8a0a-38927881e7ef"},
+            "paymentMethodId",
+            "Payment method not found for this project and entity.",
+        ),
+        (
+            {"mandates": [{**MAX, "value": "100.001"}]},
+            "mandates.0.value",
+            'maxAmount value must be a valid decimal amount (e.g., "100.00")',
+        ),
         ({"mandates": [{**MAX, "value": "abc"}]}, "mandates.0.value", None),
         ({"mandates": [{**MAX, "value": "0"}]}, "mandates.0.value", None),
         ({"mandates": [{**MAX, "details": {"currency": "USD"}}]}, "mandates.0.details.currency", None),
@@ -23,7 +35,11 @@ async def create(bt, method_id, **changes):
         ({"mandates": [{"type": "maxAmount", "value": "10"}]}, "mandates.0.details", None),
         ({"mandates": [MAX, MAX]}, "mandates.1.type", "only one maxAmount mandate is allowed"),
         ({"mandates": [{"type": "expirationTime", "value": "next tuesday"}]}, "mandates.0.value", None),
-        ({"mandates": [{"type": "merchant", "value": "Target", "details": {"categoryCode": "531"}}]}, "mandates.0.details.categoryCode", None),
+        (
+            {"mandates": [{"type": "merchant", "value": "Target", "details": {"categoryCode": "531"}}]},
+            "mandates.0.details.categoryCode",
+            None,
+        ),
         ({"mandates": [{"type": "description", "value": ""}]}, "mandates.0.value", None),
         ({"mandates": [{"type": "consumer", "value": "u", "details": {"email": "not-an-email"}}]}, "mandates.0.details.email", None),
         ({"mandates": [{"type": "consumer", "value": "u", "details": {"name": "No Email"}}]}, "mandates.0.details.email", None),
@@ -76,7 +92,9 @@ async def test_lenient_values_the_providers_own_playground_sends(bt):
 
 async def test_no_mandates_gets_the_documented_default(bt):
     method = await bt.payment_method()
-    status, body, _ = await bt.request("POST", "/purchase-intents", {"entityId": bt.entity, "credentialType": "virtual-card", "paymentMethodId": method["id"]})
+    status, body, _ = await bt.request(
+        "POST", "/purchase-intents", {"entityId": bt.entity, "credentialType": "virtual-card", "paymentMethodId": method["id"]}
+    )
     assert status == 201
     assert body["mandates"] == [{"type": "maxAmount", "value": "1000.00", "details": {"currency": "840", "period": "transaction"}}]
 

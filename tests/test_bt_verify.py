@@ -110,7 +110,11 @@ async def test_a_right_code_after_a_wrong_one_still_verifies(bt):
         ([], "VALIDATE_OTP", ["START"]),
         ([("START", {}, "OTP_REQUIRED")], "VALIDATE_OTP", ["SELECT_OTP", "START"]),
         ([("START", {}, "OTP_REQUIRED")], "MASTERCARD_AUTH_COMPLETE", ["SELECT_OTP", "START"]),
-        ([("START", {}, "OTP_REQUIRED"), ("SELECT_OTP", {"methodId": "otp-sms"}, "OTP_PENDING")], "AUTHENTICATE_PASSKEY", ["START", "VALIDATE_OTP"]),
+        (
+            [("START", {}, "OTP_REQUIRED"), ("SELECT_OTP", {"methodId": "otp-sms"}, "OTP_PENDING")],
+            "AUTHENTICATE_PASSKEY",
+            ["START", "VALIDATE_OTP"],
+        ),
     ],
 )
 async def test_out_of_order_actions_name_the_expected_next(bt, steps, action, expected):
@@ -125,7 +129,11 @@ async def test_out_of_order_actions_name_the_expected_next(bt, steps, action, ex
 
 async def test_start_restarts_an_unfinished_flow(bt):
     intent = await bt.intent("4000000000000002")
-    await walk(bt, intent["id"], [("START", {}, "OTP_REQUIRED"), ("SELECT_OTP", {"methodId": "otp-sms"}, "OTP_PENDING"), ("START", {}, "OTP_REQUIRED")])
+    await walk(
+        bt,
+        intent["id"],
+        [("START", {}, "OTP_REQUIRED"), ("SELECT_OTP", {"methodId": "otp-sms"}, "OTP_PENDING"), ("START", {}, "OTP_REQUIRED")],
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,7 +218,10 @@ async def test_mock_mastercard_popup(bt):
     _, answer, _ = await bt.verify(intent["id"], "START")
     kind, data = mock_status(answer)
     assert kind == "MOCK_POPUP_REQUIRED" and data["brand"] == "MASTERCARD"
-    mock_complete = {"authenticationResult": {"type": "mock-popup", "result": "success", "timestamp": "2026-01-01T00:00:00Z"}, "mockFlow": True}
+    mock_complete = {
+        "authenticationResult": {"type": "mock-popup", "result": "success", "timestamp": "2026-01-01T00:00:00Z"},
+        "mockFlow": True,
+    }
     status, answer, _ = await bt.verify(intent["id"], "MASTERCARD_AUTH_COMPLETE", **mock_complete)
     assert (status, answer["status"]) == (200, "VERIFIED")
     await assert_verified(bt, intent)

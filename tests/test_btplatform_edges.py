@@ -21,7 +21,9 @@ class Platform:
         return answer
 
     async def approved_instruction(self, number="4000056655665556", amount="10.00"):
-        token = await self.ok("POST", "/tokens", {"type": "card", "data": {"number": number, "expiration_month": 12, "expiration_year": 2030}}, 201)
+        token = await self.ok(
+            "POST", "/tokens", {"type": "card", "data": {"number": number, "expiration_month": 12, "expiration_year": 2030}}, 201
+        )
         enrollment = await self.ok("POST", "/agentic/enrollments", {"token_id": token["id"], "consumer": {"email": "a@example.com"}}, 201)
         await self.ok("POST", f"/agentic/enrollments/{enrollment['id']}/verify", {"device_context": DEVICE})
         agent = await self.ok("POST", "/agentic/agents", {"name": "A"}, 201)
@@ -71,8 +73,12 @@ async def test_deleted_enrollments_and_agents_get_no_credentials(bt):
 
 
 async def test_enrollment_agents_are_checked_and_deduplicated(bt):
-    token = await bt.ok("POST", "/tokens", {"type": "card", "data": {"number": "4242424242424242", "expiration_month": 12, "expiration_year": 2030}}, 201)
-    status, problem = await bt.call("POST", "/agentic/enrollments", {"token_id": token["id"], "consumer": {"email": "a@example.com"}, "agent_id": "nope"})
+    token = await bt.ok(
+        "POST", "/tokens", {"type": "card", "data": {"number": "4242424242424242", "expiration_month": 12, "expiration_year": 2030}}, 201
+    )
+    status, problem = await bt.call(
+        "POST", "/agentic/enrollments", {"token_id": token["id"], "consumer": {"email": "a@example.com"}, "agent_id": "nope"}
+    )
     assert status == 400 and "agent_id" in problem["errors"]
     agent = await bt.ok("POST", "/agentic/agents", {"name": "A"}, 201)
     enrollment = await bt.ok("POST", "/agentic/enrollments", {"token_id": token["id"], "consumer": {"email": "a@example.com"},
@@ -96,12 +102,16 @@ async def test_amounts_are_plain_decimals(bt, amount):
 
 async def test_negative_prices_are_400(bt):
     _, _, path = await bt.approved_instruction()
-    status, problem = await bt.call("POST", f"{path}/credentials", {"merchant": MERCHANT, "products": [{"name": "x", "price": -1000, "quantity": 1}]})
+    status, problem = await bt.call(
+        "POST", f"{path}/credentials", {"merchant": MERCHANT, "products": [{"name": "x", "price": -1000, "quantity": 1}]}
+    )
     assert status == 400 and "products.0.price" in problem["errors"]
 
 
 async def test_control_plane_endpoints_show_on_the_webhooks_routes(bt):
-    async with bt.client.post("/_sandbox/webhook-endpoints", json={"provider": "btplatform", "tenant": "key_test_edges", "url": "http://x.test/h"}) as resp:
+    async with bt.client.post(
+        "/_sandbox/webhook-endpoints", json={"provider": "btplatform", "tenant": "key_test_edges", "url": "http://x.test/h"}
+    ) as resp:
         endpoint = await resp.json()
     listed = await bt.ok("GET", "/webhooks")
     assert [w["id"] for w in listed["data"]] == [endpoint["id"]] and listed["data"][0]["tenant_id"]
@@ -110,9 +120,15 @@ async def test_control_plane_endpoints_show_on_the_webhooks_routes(bt):
 
 
 async def test_the_challenge_page_survives_odd_forms(bt):
-    token = await bt.ok("POST", "/tokens", {"type": "card", "data": {"number": "4000000000003220", "expiration_month": 12, "expiration_year": 2030}}, 201)
+    token = await bt.ok(
+        "POST", "/tokens", {"type": "card", "data": {"number": "4000000000003220", "expiration_month": 12, "expiration_year": 2030}}, 201
+    )
     session = await bt.ok("POST", "/3ds/sessions", {"token_id": token["id"], "device": "browser"}, 201)
-    auth = await bt.ok("POST", f"/3ds/sessions/{session['id']}/authenticate", {"authentication_category": "payment", "authentication_type": "payment-transaction"})
+    auth = await bt.ok(
+        "POST",
+        f"/3ds/sessions/{session['id']}/authenticate",
+        {"authentication_category": "payment", "authentication_type": "payment-transaction"},
+    )
     page = "/" + auth["acs_challenge_url"].split("/", 3)[3]
     async with bt.client.post(page, data=b"x", headers={"Content-Type": "application/x-www-form-urlencoded; charset=bogus-cs"}) as resp:
         assert resp.status == 400

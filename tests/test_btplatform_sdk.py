@@ -165,7 +165,11 @@ def test_3ds_challenge_cancelled(bt):
     form = urllib.parse.urlencode({"action": "cancel"}).encode()
     urllib.request.urlopen(urllib.request.Request(auth.acs_challenge_url, data=form), timeout=5).close()
     result = bt.threeds.sessions.get_challenge_result(session.id)
-    assert (result.authentication_status, result.challenge_cancel_reason, result.liability_shifted) == ("failed", "cardholder-canceled", False)
+    assert (result.authentication_status, result.challenge_cancel_reason, result.liability_shifted) == (
+        "failed",
+        "cardholder-canceled",
+        False,
+    )
 
 
 @pytest.mark.parametrize("number, status", [("4000008400001629", "rejected"), ("4000000000003055", "attempted")])
@@ -221,7 +225,13 @@ def test_webhooks_through_the_sdk_and_a_signed_delivery(bt, base_url, receiver):
     bt.webhooks.ping()
     assert "token.created" in bt.webhooks.events.list()
     hook = bt.webhooks.create(name="tokens", url=url, events=["token.created"])
-    assert (hook.status, hook.name, hook.events, hook.tenant_id, hook.created_by) == ("enabled", "tokens", ["token.created"], hook.tenant_id, hook.created_by)
+    assert (hook.status, hook.name, hook.events, hook.tenant_id, hook.created_by) == (
+        "enabled",
+        "tokens",
+        ["token.created"],
+        hook.tenant_id,
+        hook.created_by,
+    )
     assert [w.id for w in bt.webhooks.list().data] == [hook.id]
     renamed = bt.webhooks.update(hook.id, name="cards", url=url, events=["token.created", "token.deleted"])
     assert renamed.name == "cards" and renamed.modified_at
@@ -257,7 +267,9 @@ def test_a_crossmint_order_intent_verifies_through_the_basis_theory_sdk(base_url
             return json.loads(resp.read())
 
     agent = crossmint("POST", "/agents", {"metadata": {"name": "Shopper"}})["agentId"]
-    method = crossmint("POST", "/payment-methods", {"card": {"number": "4000056655665556", "expiration": {"month": "12", "year": "2030"}}})["paymentMethodId"]
+    method = crossmint(
+        "POST", "/payment-methods", {"card": {"number": "4000056655665556", "expiration": {"month": "12", "year": "2030"}}}
+    )["paymentMethodId"]
     crossmint("POST", f"/payment-methods/{method}/agentic-enrollment", {})
     intent = crossmint("POST", "/order-intents", {"agentId": agent, "payment": {"paymentMethodId": method}, "mandates": []})
     config = intent["verificationConfig"]

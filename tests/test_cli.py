@@ -59,7 +59,9 @@ def test_an_unknown_log_level_exits_2():
 
 def test_an_unreadable_jwks_exits_2(tmp_path):
     missing = tmp_path / "nope.json"
-    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--bt-jwks", str(missing)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "serve", "--bt-jwks", str(missing)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and "cannot load" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -78,7 +80,9 @@ def test_serve_answers_basis_theory_routes(serve):
 def test_a_pem_file_without_a_key_exits_2(tmp_path):
     bogus = tmp_path / "key.pem"
     bogus.write_text("not a key")
-    result = subprocess.run([sys.executable, "-m", "sandbox", "serve", "--bt-jwt-public-key", str(bogus)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox", "serve", "--bt-jwt-public-key", str(bogus)], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 2 and "cannot load" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -7,7 +7,6 @@ import pytest
 
 from tests.cm import Cm
 
-
 # -- auth and tenancy ------------------------------------------------------------------------
 
 
@@ -89,7 +88,12 @@ async def test_payment_method_shape_without_the_pan(cm):
     assert status == 201
     assert created["type"] == "card" and created["paymentMethodId"].startswith("pm_")
     card = created["card"]
-    assert (card["brand"], card["last4"], card["bin"], card["expiration"]) == ("mastercard", "0103", "518616", {"month": "03", "year": "2031"})
+    assert (card["brand"], card["last4"], card["bin"], card["expiration"]) == (
+        "mastercard",
+        "0103",
+        "518616",
+        {"month": "03", "year": "2031"},
+    )
     assert card["source"]["type"] == "basis-theory-token" and card["billing"]["name"] == "Jane Doe"
     assert "5186161910000103" not in str(created) and "999" not in str(created)
     assert await cm.ok("GET", f"/payment-methods/{created['paymentMethodId']}") == created
@@ -160,7 +164,10 @@ async def test_pending_enrollment_completes_by_control_or_by_time(cm):
 @pytest.mark.parametrize("number", ["4242424242424242", "4000056655665556"])
 async def test_some_cards_enroll_at_once(cm, number):
     method = await cm.payment_method(number)
-    assert await cm.ok("POST", enrollment_path(method), {}, 201) == {"enrollmentId": (await cm.ok("GET", enrollment_path(method)))["enrollmentId"], "status": "active"}
+    assert await cm.ok("POST", enrollment_path(method), {}, 201) == {
+        "enrollmentId": (await cm.ok("GET", enrollment_path(method)))["enrollmentId"],
+        "status": "active",
+    }
 
 
 @pytest.mark.parametrize("number", ["4539097887163333", "378282246310005"])

@@ -83,7 +83,9 @@ async def test_mandates_are_validated_one_by_one(cm, mandate, field):
 
 
 async def test_unknown_agent_is_404(cm):
-    status, body, _ = await cm.request("POST", "/order-intents", {"agentId": "nope", "payment": {"paymentMethodId": "pm_x"}, "mandates": [MAX]})
+    status, body, _ = await cm.request(
+        "POST", "/order-intents", {"agentId": "nope", "payment": {"paymentMethodId": "pm_x"}, "mandates": [MAX]}
+    )
     assert status == 404 and body["statusCode"] == 404
 
 
@@ -123,7 +125,9 @@ async def test_a_failed_verification_leaves_the_intent_waiting(cm):
 
 
 async def verify(cm, instruction, action, **payload):
-    async with cm.client.post(f"/_sandbox/basistheory/instructions/{instruction}/verify", json={"action": action, "payload": payload}) as resp:
+    async with cm.client.post(
+        f"/_sandbox/basistheory/instructions/{instruction}/verify", json={"action": action, "payload": payload}
+    ) as resp:
         return resp.status, await resp.json()
 
 

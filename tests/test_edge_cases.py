@@ -67,7 +67,9 @@ async def test_bad_scenario_uploads_are_400_and_load_nothing(api, text, content_
 
 async def test_tenant_scoped_faults_and_header_names_without_case(api):
     text = b"name: f\nrules:\n  - {on: request, when: {headers.X-Fail: 'yes'}, then: {fault: {status: 418}}}\n"
-    async with api.client.post("/_sandbox/scenarios?tenant=din_test_alice", data=text, headers={"Content-Type": "application/yaml"}) as resp:
+    async with api.client.post(
+        "/_sandbox/scenarios?tenant=din_test_alice", data=text, headers={"Content-Type": "application/yaml"}
+    ) as resp:
         assert resp.status == 201
     assert (await api.request("GET", "/v1/purchase-intents", headers={"x-fail": "yes"}))[0] == 418
     assert (await api.as_key("din_test_bob").request("GET", "/v1/purchase-intents", headers={"X-FAIL": "yes"}))[0] == 200
@@ -84,7 +86,11 @@ async def test_odd_retry_after_values(aiohttp_server, make_api):
     app.router.add_post("/h", handle)
     server = await aiohttp_server(app)
     api = await make_api()
-    await api.control("POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": str(server.make_url("/h")), "events": ["purchase_intent.created"]})
+    await api.control(
+        "POST",
+        "/_sandbox/webhook-endpoints",
+        {"provider": "dino", "url": str(server.make_url("/h")), "events": ["purchase_intent.created"]},
+    )
     await api.create()
     await api.control("POST", "/_sandbox/webhooks/flush")
     status, log = await api.control("GET", "/_sandbox/webhook-deliveries")
@@ -113,7 +119,11 @@ async def test_a_resend_during_an_attempt_runs_right_after_it(aiohttp_server, ma
     app.router.add_post("/h", handle)
     server = await aiohttp_server(app)
     api = await make_api()
-    await api.control("POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": str(server.make_url("/h")), "events": ["purchase_intent.created"]})
+    await api.control(
+        "POST",
+        "/_sandbox/webhook-endpoints",
+        {"provider": "dino", "url": str(server.make_url("/h")), "events": ["purchase_intent.created"]},
+    )
     await api.create()
     await asyncio.wait_for(arrived.wait(), 5)  # the first attempt is now in flight
     _, log = await api.control("GET", "/_sandbox/webhook-deliveries")

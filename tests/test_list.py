@@ -48,7 +48,13 @@ async def test_filter_by_status(api):
 
 @pytest.mark.parametrize(
     "query, field",
-    [("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("status=paid", "status"), ("starting_after=pi_nope", "starting_after")],
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("status=paid", "status"),
+        ("starting_after=pi_nope", "starting_after"),
+    ],
 )
 async def test_bad_query_names_the_parameter(api, query, field):
     await make_intents(api, 1)

@@ -3,20 +3,25 @@
 import io
 
 import pytest
-
 from sandbox.listen import make_app
+
 from tests.bt import Bt
 
 SECRET = "whsec_" + "c2FuZGJveC1saXN0ZW4tdGVzdC1zZWNyZXQ="
 
 
 @pytest.mark.parametrize("provider", ["dino", "basistheory"])
-@pytest.mark.parametrize("secret, verdict", [(SECRET, "signature ok"), ("whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==", "signature MISMATCH")])
+@pytest.mark.parametrize(
+    "secret, verdict",
+    [(SECRET, "signature ok"), ("whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==", "signature MISMATCH")],
+)
 async def test_listen_prints_and_checks(make_api, aiohttp_server, provider, secret, verdict):
     out = io.StringIO()
     server = await aiohttp_server(make_app(secret, 200, out))
     sandbox = await make_api()
-    status, _ = await sandbox.control("POST", "/_sandbox/webhook-endpoints", {"provider": provider, "url": str(server.make_url("/hooks")), "secret": SECRET})
+    status, _ = await sandbox.control(
+        "POST", "/_sandbox/webhook-endpoints", {"provider": provider, "url": str(server.make_url("/hooks")), "secret": SECRET}
+    )
     assert status == 201
     if provider == "dino":
         await sandbox.create()

@@ -99,13 +99,15 @@ async def test_a_dropped_connection(api):
 
 
 async def test_latency_and_a_custom_body(api):
-    await load(api, 'name: slow\nrules:\n  - {on: request, then: {fault: {latency_ms: 20, status: 429, body: {"error": "slow down"}}}, times: 1}\n')
+    await load(api, "name: slow\nrules:\n"
+                    '  - {on: request, then: {fault: {latency_ms: 20, status: 429, body: {"error": "slow down"}}}, times: 1}\n')
     status, body, _ = await api.request("GET", "/v1/purchase-intents")
     assert (status, body) == (429, {"error": "slow down"})
 
 
 async def test_json_scenarios_and_bad_ones(api):
-    status, _ = await load(api, '{"name": "j", "rules": [{"on": "request", "then": {"fault": {"status": 500}}, "times": 1}]}', content_type="application/json")
+    status, _ = await load(api, '{"name": "j", "rules": [{"on": "request", "then": {"fault": {"status": 500}}, "times": 1}]}',
+                           content_type="application/json")
     assert status == 201
     status, body = await load(api, "name: bad\nrules:\n  - {provider: dino, on: authorize, then: {status: maybe}}\n")
     assert status == 400 and "line 3" in body["error"]["details"]["errors"][0]["message"]
@@ -133,7 +135,10 @@ rules:
     on: create_purchase_intent
     when: {payment_method.brand: visa, request.mandates.0.value: "1.00"}
     then: {status: verify, challenge: frictionless}
-  - {provider: basistheory, on: create_purchase_intent, when: {payment_method.brand: discover}, then: {status: pending, pending_seconds: 10}}
+  - provider: basistheory
+    on: create_purchase_intent
+    when: {payment_method.brand: discover}
+    then: {status: pending, pending_seconds: 10}
   - {provider: basistheory, on: create_purchase_intent, when: {payment_method.brand: mastercard}, then: {declined: true}}
 """, tenant=PROJECT)
     small = [{"type": "maxAmount", "value": "1.00", "details": {"currency": "840"}}]
@@ -200,7 +205,8 @@ async def test_a_scripted_410_disables_the_endpoint(make_api):
 
 
 async def test_dino_execution_outcome_by_rule(api):
-    await load(api, "name: x\nrules:\n  - {provider: dino, on: execute, when: {purchase_intent.approved_amount_cents: {gt: 1000}}, then: {status: failed, failure_reason: card_declined}}\n")
+    await load(api, "name: x\nrules:\n  - {provider: dino, on: execute, when: {purchase_intent.approved_amount_cents: {gt: 1000}}, "
+                    "then: {status: failed, failure_reason: card_declined}}\n")
     intent = await api.issued_intent()  # approved for 4599
     status, body = await api.control("POST", f"/_sandbox/dino/purchase-intents/{intent['id']}/execute")
     assert (status, body["status"], body["failure_reason"]) == (200, "failed", "card_declined")
@@ -232,7 +238,8 @@ async def test_an_otp_rule_accepts_or_rejects_whatever_is_typed(make_api):
 
     api = await make_api()
     bt = Bt(api.client)
-    await load(api, "name: otp\nrules:\n  - {provider: basistheory, on: validate_otp, when: {payload.otpCode: '999999'}, then: {result: accept}}\n"
+    await load(api, "name: otp\nrules:\n"
+                    "  - {provider: basistheory, on: validate_otp, when: {payload.otpCode: '999999'}, then: {result: accept}}\n"
                     "  - {provider: basistheory, on: validate_otp, when: {payload.otpCode: '123456'}, then: {result: reject}}\n")
     intent = await bt.intent("4000000000000002")
     await bt.verify(intent["id"], "START")
@@ -249,6 +256,8 @@ async def test_a_credentials_rule_refuses(make_api):
     await load(api, "name: c\nrules:\n  - {provider: crossmint, on: issue_credentials, when: {request.merchant.countryCode: FR}, "
                     "then: {refuse: {status: 403, code: MERCHANT_NOT_ALLOWED, message: Merchant not allowed}}}\n")
     intent = await cm.active_intent()
-    status, body, _ = await cm.credentials(intent["orderIntentId"], merchant={"name": "Shop", "url": "https://shop.fr", "countryCode": "FR"})
+    status, body, _ = await cm.credentials(
+        intent["orderIntentId"], merchant={"name": "Shop", "url": "https://shop.fr", "countryCode": "FR"}
+    )
     assert (status, body["code"], body["message"]) == (403, "MERCHANT_NOT_ALLOWED", "Merchant not allowed")
     assert (await cm.credentials(intent["orderIntentId"]))[0] == 201

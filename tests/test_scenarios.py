@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
 from sandbox.app import catalog
 from sandbox.core.scenarios.loader import ScenarioError, load, parse
 from sandbox.replay import replay_files, run, validate_files
@@ -58,8 +57,14 @@ def test_invalid_files_name_file_line_and_a_suggestion():
         ("steps: []\n", "x.yaml:1: name: is required"),
         ("name: a\nstep: []\n", "x.yaml:2: step: unknown field; did you mean 'steps'?"),
         ("name: a\nrules: [{on: authorize, then: {}}]\n", "x.yaml:2: rules.0: no rules for (no provider)/authorize yet"),
-        ("name: a\nrules:\n  - {provider: dino, on: authorize, then: {status: maybe}}\n", "x.yaml:3: rules.0: then.status: input should be 'approved', 'declined' or 'needs_approval'"),
-        ("name: a\nrules:\n  - {on: request, when: {path: {like: x}}, then: {fault: {status: 503}}}\n", "x.yaml:3: rules.0: when.path: unknown operator 'like'"),
+        (
+            "name: a\nrules:\n  - {provider: dino, on: authorize, then: {status: maybe}}\n",
+            "x.yaml:3: rules.0: then.status: input should be 'approved', 'declined' or 'needs_approval'",
+        ),
+        (
+            "name: a\nrules:\n  - {on: request, when: {path: {like: x}}, then: {fault: {status: 503}}}\n",
+            "x.yaml:3: rules.0: when.path: unknown operator 'like'",
+        ),
     ],
 )
 def test_more_invalid_files(text, expected):
@@ -115,11 +120,15 @@ async def test_replay_against_a_running_sandbox(make_api):
 
 
 def test_validate_and_replay_from_the_command_line(tmp_path):
-    good = subprocess.run([sys.executable, "-m", "sandbox", "scenarios", "validate", *map(str, SHIPPED)], capture_output=True, text=True, timeout=60)
+    good = subprocess.run(
+        [sys.executable, "-m", "sandbox", "scenarios", "validate", *map(str, SHIPPED)], capture_output=True, text=True, timeout=60
+    )
     assert good.returncode == 0 and good.stdout.count("ok ") == len(SHIPPED)
     bad_file = tmp_path / "bad.yaml"
     bad_file.write_text(BAD)
-    bad = subprocess.run([sys.executable, "-m", "sandbox", "scenarios", "validate", str(bad_file)], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "sandbox", "scenarios", "validate", str(bad_file)], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1 and f"{bad_file}:5:" in bad.stdout
     replay = subprocess.run([sys.executable, "-m", "sandbox", "replay", str(SHIPPED[0])], capture_output=True, text=True, timeout=60)
     assert replay.returncode == 0 and replay.stdout.startswith("PASS")
@@ -174,7 +183,8 @@ def test_a_bad_regex_or_a_misspelled_step_is_a_message_not_a_crash():
 async def test_references_work_in_expectations(tmp_path):
     path = tmp_path / "refs.yaml"
     path.write_text(FAILING.split("  - name: authorize")[0].replace("expect: {status: 201}", "expect: {status: 201}")
-                    + "  - name: read\n    request: {path: \"/v1/purchase-intents/${create.id}\", headers: {Authorization: \"Bearer din_test_qa\"}}\n"
+                    + "  - name: read\n"
+                    + "    request: {path: \"/v1/purchase-intents/${create.id}\", headers: {Authorization: \"Bearer din_test_qa\"}}\n"
                     + "    expect: {status: 200, body: {id: \"${create.id}\"}}\n")
     results = await run(load(path, catalog()))
     assert all(r.passed for r in results), [(r.name, r.problems) for r in results]

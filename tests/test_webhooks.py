@@ -9,12 +9,12 @@ import time
 import pytest
 import standardwebhooks
 from aiohttp import web
+from sandbox.core.runtime import RUNTIME
 from svix.webhooks import Webhook as SvixWebhook
+from svix.webhooks import WebhookVerificationError
 
 from tests.bt import Bt
-from sandbox.core.runtime import RUNTIME
 from tests.cm import Cm
-
 
 SCHEDULE = (0.1, 0.2, 0.5)
 
@@ -92,7 +92,7 @@ async def test_dino_events_arrive_in_order_signed(sandbox, receiver):
     assert [p["type"] for p in payloads] == [
         "purchase_intent.created", "purchase_intent.authorized", "purchase_intent.execution_started", "purchase_intent.completed",
     ]
-    for (headers, _), payload in zip(receiver.requests, payloads):
+    for (headers, _), payload in zip(receiver.requests, payloads, strict=True):
         assert headers["Dino-Event-Id"] == payload["id"] and headers["Dino-Event-Type"] == payload["type"]
         assert headers["Dino-Delivery-Attempt"] == "1" and headers["Dino-Request-Id"] == payload["request_id"]
         assert payload["data"]["purchase_intent"]["id"] == intent["id"]
@@ -202,7 +202,7 @@ async def test_rotation_signs_with_both_secrets_for_the_overlap(sandbox, receive
     await flush(sandbox)
     headers, body = receiver.requests[-1]
     SvixWebhook(new).verify(body, headers)
-    with pytest.raises(Exception):
+    with pytest.raises(WebhookVerificationError):
         SvixWebhook(old).verify(body, headers)
 
 
@@ -390,9 +390,16 @@ async def test_unpadded_secrets_sign_like_svix_expects(sandbox, receiver):
     secret = "whsec_" + "c2FuZGJveC11bnBhZGRlZC1zZWNyZXQtMTIzNA"  # base64 without its padding
     await register(sandbox, "crossmint", receiver.url, secret=secret)
     await Cm(sandbox.client).agent()
-    await Cm(sandbox.client).ok("POST", "/order-intents", {"agentId": await Cm(sandbox.client).agent(), "payment": {"paymentMethodId": "pm_x"}, "mandates": []}, 201)
+    await Cm(sandbox.client).ok(
+        "POST",
+        "/order-intents",
+        {"agentId": await Cm(sandbox.client).agent(), "payment": {"paymentMethodId": "pm_x"}, "mandates": []},
+        201,
+    )
     await flush(sandbox)
     headers, body = receiver.requests[-1]
     SvixWebhook(secret).verify(body, headers)
-    status, resp = await sandbox.control("POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": "http://x.test", "secret": "whsec_" + "A" * 17})
+    status, resp = await sandbox.control(
+        "POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": "http://x.test", "secret": "whsec_" + "A" * 17}
+    )
     assert status == 400 and resp["error"]["details"]["field"] == "secret"
