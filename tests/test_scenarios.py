@@ -165,6 +165,23 @@ async def test_record_then_replay_round_trips(make_api, tmp_path):
     assert results and all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
 
 
+async def test_a_recording_across_a_reset_refers_to_the_new_objects(make_api, tmp_path):
+    api = await make_api(seed=8)
+    await api.control("POST", "/_sandbox/recording", {"enabled": True})
+    await api.create()
+    await api.control("POST", "/_sandbox/reset", {})  # ids repeat from here
+    second = await api.create(max_total_cents=100)
+    status, body, _ = await api.authorize(second["id"], expected_total_cents=100)
+    assert body["status"] == "approved"
+    async with api.client.get("/_sandbox/recording") as resp:
+        text = await resp.text()
+    assert "${s2.id}/authorize" in text
+    path = tmp_path / "recorded.yaml"
+    path.write_text(text)
+    results = await run(load(path, catalog()))
+    assert results and all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
+
+
 async def test_recording_is_off_until_asked(api):
     status, body = await api.control("GET", "/_sandbox/recording")
     assert status == 404

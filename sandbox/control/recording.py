@@ -10,6 +10,7 @@ from aiohttp import web
 from sandbox.core.runtime import RUNTIME
 
 ADVANCE = "/_sandbox/clock/advance"  # recorded as an advance_clock step
+RESET = "/_sandbox/reset"
 # Control calls that are not part of a flow (reading, waiting, configuring the recorder itself).
 NOT_RECORDED = ("/_sandbox/webhooks/flush", "/_sandbox/scenarios", "/_sandbox/recording", "/_sandbox/reset")
 
@@ -24,6 +25,8 @@ async def record(request: web.Request, handler: Any) -> web.StreamResponse:
     body = _json(raw)
     if request.path == ADVANCE and isinstance(body, dict) and "seconds" in body:
         recorder.advance_clock(body["seconds"])
+    elif request.path == RESET and response.status == 200:
+        recorder.forget_ids()  # ids repeat after a reset: later steps must not refer to older answers
     elif _recorded(request) and isinstance(response, web.Response):
         recorder.request(
             request.method, request.path_qs, {str(k): v for k, v in request.headers.items()}, body, response.status,

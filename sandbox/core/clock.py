@@ -6,6 +6,7 @@ instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +28,16 @@ def iso(moment: datetime, *, millis: bool = True) -> str:
 
 def iso_timestamp(timestamp: float, *, millis: bool = True) -> str:
     return iso(datetime.fromtimestamp(timestamp, UTC), millis=millis)
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> None:
+    """Wait for `event` at most `timeout` seconds. Unlike `asyncio.wait_for` on Python 3.11, a
+    cancellation that lands as the event fires is never swallowed, so background loops stop."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        pass
 
 
 MAX_TIMESTAMP = datetime(9000, 1, 1, tzinfo=UTC).timestamp()  # far from datetime's year-9999 edge

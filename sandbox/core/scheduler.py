@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sandbox.core.clock import Clock
+from sandbox.core.clock import Clock, wait_event
 
 log = logging.getLogger("sandbox.scheduler")
 
@@ -94,10 +94,7 @@ class Scheduler:
             self._wake.clear()
             due = self.next_due()
             timeout = None if due is None or self._clock.frozen else max(due - self._clock.timestamp(), 0.0) + 0.001
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, timeout)
 
     def _clock_moved(self) -> None:
         self.fire_due()

@@ -45,6 +45,9 @@ class Recorder:
         self.steps.append({"name": name, "request": request, "expect": expect})
         self._learn(name, answer, [])
 
+    def forget_ids(self) -> None:
+        self._refs.clear()
+
     def advance_clock(self, seconds: float) -> None:
         if len(self.steps) < MAX_STEPS:
             self.steps.append({"advance_clock": {"seconds": seconds}})

@@ -138,6 +138,8 @@ class Rule(Strict):
                 unknown = set(condition) - set(OPERATORS)
                 if unknown:
                     raise ValueError(f"when.{path}: unknown operator {sorted(unknown)[0]!r}; use {', '.join(OPERATORS)}")
+                if "exists" in condition and not isinstance(condition["exists"], bool):
+                    raise ValueError(f"when.{path}: exists takes true or false")
                 if "regex" in condition:
                     try:
                         re.compile(condition["regex"])

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from sandbox.core.clock import Clock, iso, iso_timestamp
+from sandbox.core.clock import Clock, iso, iso_timestamp, wait_event
 from sandbox.core.events import Event
 from sandbox.core.registry import WebhookSigner
 from sandbox.core.scenarios.rules import RuleBook
@@ -173,9 +173,12 @@ class Outbox:
             delivery.status = "failed"  # stops any scheduled retry
             chain = self._chains.get(delivery.chain)
             if chain and delivery in chain:
+                was_head = chain[0] is delivery
                 chain.remove(delivery)
                 if not chain:
                     del self._chains[delivery.chain]
+                elif was_head and chain[0].id not in self._inflight:  # the next one (another tenant's) goes on
+                    self._schedule(chain[0], self._clock.timestamp())
 
     # -- running -----------------------------------------------------------------------
 
@@ -195,10 +198,7 @@ class Outbox:
             if remaining <= 0:
                 return False
             self._progress.clear()
-            try:
-                await asyncio.wait_for(self._progress.wait(), min(remaining, 0.05))
-            except TimeoutError:
-                pass
+            await wait_event(self._progress, min(remaining, 0.05))
         return True
 
     def _busy(self) -> bool:
@@ -225,10 +225,7 @@ class Outbox:
         if self._due:
             # Real time moves a running clock; a frozen one moves only by a call, which wakes us.
             timeout = 1.0 if self._clock.frozen else min(max(self._due[0][0] - self._clock.timestamp(), 0.005), 1.0)
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
+        await wait_event(self._wake, timeout)
 
     async def _attempt(self, delivery: Delivery) -> None:
         try:

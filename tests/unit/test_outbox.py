@@ -1,0 +1,379 @@
+"""The outbox without a socket: receivers' answers are scripted by `on: deliver` rules, time is the sandbox clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from sandbox.core.clock import Clock
+from sandbox.core.events import Event
+from sandbox.core.scenarios.rules import OutcomeCatalog, Rule, RuleBook
+from sandbox.core.webhooks.endpoints import EndpointRegistry
+from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SCHEDULE = (5.0, 300.0, 1800.0)
+
+
+@dataclass(frozen=True)
+class FakeProvider:
+    name: str
+    outcomes: dict = field(default_factory=dict)
+
+
+CATALOG = OutcomeCatalog.of([FakeProvider("acme"), FakeProvider("beta")])
+
+
+class NoSigner:
+    """Scripted attempts never sign or POST: any use of the signer means a real request was tried."""
+
+    def __init__(self) -> None:
+        self.used: list[str] = []
+
+    def __call__(self, provider: str):
+        self.used.append(provider)
+        raise AssertionError(f"tried to POST a {provider} webhook for real")
+
+
+class RecordingRules(RuleBook):
+    """A rule book that notes each delivery attempt it is asked about, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, str]] = []  # (event id, endpoint id)
+
+    def decide(self, provider, operation, tenant, context):
+        if operation == "deliver":
+            self.asked.append((context["event"]["id"], context["endpoint"]["id"]))
+        return super().decide(provider, operation, tenant, context)
+
+
+def deliver(status: int | None = None, provider: str = "acme", **more) -> Rule:
+    delivery = {"status": status} if status is not None else {}
+    delivery.update(more.pop("delivery", {}))
+    data = {"provider": provider, "on": "deliver", "then": {"delivery": delivery}, **more}
+    return Rule.model_validate(data, context={"catalog": CATALOG})
+
+
+class Harness:
+    def __init__(self, **settings) -> None:
+        self.clock = Clock(START)
+        counter = itertools.count(1)
+        self.endpoints = EndpointRegistry(lambda: f"ep_{next(counter)}", lambda: bytes(24))
+        self.rules = RecordingRules()
+        self.signer = NoSigner()
+        dlv = itertools.count(1)
+        self.outbox = Outbox(
+            self.clock, self.endpoints, self.signer, lambda: f"dlv_{next(dlv)}",
+            OutboxSettings(schedule=SCHEDULE, **settings), rules=self.rules,
+        )
+        self._events = itertools.count(1)
+
+    def script(self, *rules: Rule) -> None:
+        self.rules.load("scn", "script", list(rules))
+
+    def endpoint(self, provider: str = "acme", **options):
+        return self.endpoints.add(provider, f"http://receiver.invalid/{provider}", "2026-01-01T00:00:00.000Z", **options)
+
+    def publish(self, object_id: str = "obj_1", type: str = "thing.updated", provider: str = "acme", tenant: str = "t1") -> Event:
+        number = next(self._events)
+        event = Event(f"evt_{number}", provider, tenant, type, object_id, "2026-01-01T00:00:00.000Z", {"n": number})
+        self.outbox.publish(event)
+        return event
+
+    async def flush(self) -> None:
+        assert await self.outbox.flush(2.0), "the outbox did not settle"
+
+    async def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        await self.flush()
+
+    def only(self, **filters):
+        (delivery,) = self.outbox.query(**filters)
+        return delivery.to_wire()
+
+
+@pytest.fixture
+async def make():
+    tasks = []
+
+    def start(**settings) -> Harness:
+        harness = Harness(**settings)
+        tasks.append(asyncio.get_running_loop().create_task(harness.outbox.run()))
+        return harness
+
+    yield start
+    for task in tasks:
+        await stop(task)
+
+
+async def stop(task: asyncio.Task) -> None:
+    """One cancellation ends it, as aiohttp's cleanup context expects."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
+    assert task.done(), "Outbox.run() ignored its cancellation"
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
+
+
+@pytest.fixture
+async def h(make) -> Harness:
+    return make()
+
+
+def statuses(delivery: dict) -> list[int | None]:
+    return [attempt["status_code"] for attempt in delivery["attempts"]]
+
+
+async def test_a_2xx_delivers_at_once_without_a_real_request(h):
+    h.script(deliver(204))
+    ep = h.endpoint()
+    event = h.publish()
+    await h.flush()
+    wire = h.only()
+    assert (wire["status"], wire["endpoint_id"], wire["event_id"], wire["next_attempt_at"]) == ("delivered", ep.id, event.id, None)
+    assert wire["attempts"] == [{
+        "attempt": 1, "at": "2026-01-01T00:00:00.000Z", "status_code": 204, "latency_ms": 0.0,
+        "response_body": "scripted by a sandbox scenario", "error": None,
+    }]
+    assert h.signer.used == []
+    assert h.outbox.sizes() == {"deliveries": 1, "delivery_chains": 0, "due": 0}
+
+
+async def test_failures_retry_on_the_schedule_of_the_sandbox_clock(h):
+    h.script(deliver(500))
+    h.endpoint()
+    h.publish()
+    await h.flush()
+    wire = h.only()
+    assert (wire["status"], statuses(wire), wire["next_attempt_at"]) == ("pending", [500], "2026-01-01T00:00:05.000Z")
+    await h.advance(4.999)  # not yet due
+    assert statuses(h.only()) == [500]
+    await h.advance(0.001)
+    wire = h.only()
+    assert statuses(wire) == [500, 500] and wire["next_attempt_at"] == "2026-01-01T00:05:05.000Z"
+    await h.advance(300)
+    assert h.only()["next_attempt_at"] == "2026-01-01T00:35:05.000Z"
+    await h.advance(1800)  # the schedule is used up: this was the last attempt
+    wire = h.only()
+    assert (wire["status"], wire["next_attempt_at"]) == ("failed", None)
+    assert [a["at"] for a in wire["attempts"]] == [
+        "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:05.000Z", "2026-01-01T00:05:05.000Z", "2026-01-01T00:35:05.000Z",
+    ]
+    assert [a["attempt"] for a in wire["attempts"]] == [1, 2, 3, 4]
+    await h.advance(86400)
+    assert len(h.only()["attempts"]) == 4
+    assert h.outbox.sizes() == {"deliveries": 1, "delivery_chains": 0, "due": 0}
+
+
+async def test_a_latency_only_rule_sends_for_real_and_a_crash_fails_only_that_delivery(h):
+    h.script(deliver(delivery={"latency_ms": 1}, times=1), deliver(200))  # no status: the receiver is really called
+    h.endpoint()
+    h.publish("o1")
+    await h.flush()
+    crashed = h.only(object_id="o1")
+    # The fake signer refuses to sign (no socket in these tests): the attempt crashes, which fails that delivery only.
+    assert crashed["status"] == "failed" and crashed["attempts"] == [] and h.signer.used == ["acme"]
+    h.publish("o2")
+    await h.flush()
+    assert h.only(object_id="o2")["status"] == "delivered"  # the worker loop lives on
+
+
+async def test_retry_after_and_a_later_success(h):
+    h.script(deliver(503, delivery={"retry_after": 60}, times=1), deliver(200))
+    h.endpoint()
+    h.publish()
+    await h.flush()
+    assert h.only()["next_attempt_at"] == "2026-01-01T00:01:00.000Z"  # not the schedule's 5 s
+    await h.advance(59)
+    assert statuses(h.only()) == [503]
+    await h.advance(1)
+    wire = h.only()
+    assert (wire["status"], statuses(wire)) == ("delivered", [503, 200])
+
+
+async def test_one_object_goes_out_in_order_to_one_endpoint(h):
+    ep = h.endpoint()
+    h.script(deliver(500, when={"event.id": "evt_1"}, times=1), deliver(200))
+    first, second = h.publish("obj_1", "thing.created"), h.publish("obj_1", "thing.updated")
+    other = h.publish("obj_2", "thing.created")  # another object is not held up
+    await h.flush()
+    assert h.only(event_type="thing.created", object_id="obj_1")["status"] == "pending"
+    waiting = h.only(event_type="thing.updated")
+    assert (waiting["status"], waiting["attempts"], waiting["next_attempt_at"]) == ("pending", [], None)
+    assert h.only(object_id="obj_2")["status"] == "delivered"
+    assert h.outbox.sizes() == {"deliveries": 3, "delivery_chains": 1, "due": 1}
+    await h.advance(5)
+    assert h.only(event_type="thing.created", object_id="obj_1")["status"] == "delivered"
+    assert h.only(event_type="thing.updated")["status"] == "delivered"
+    assert h.rules.asked == [(first.id, ep.id), (other.id, ep.id), (first.id, ep.id), (second.id, ep.id)]
+    assert h.outbox.sizes()["delivery_chains"] == 0
+
+
+async def test_a_delivery_that_gives_up_lets_the_next_one_go(h):
+    h.script(deliver(500, when={"event.id": "evt_1"}), deliver(200))
+    h.endpoint()
+    h.publish("obj_1", "thing.created")
+    h.publish("obj_1", "thing.updated")
+    await h.flush()
+    for seconds in SCHEDULE:
+        await h.advance(seconds)
+    assert h.only(event_type="thing.created")["status"] == "failed"
+    assert h.only(event_type="thing.updated")["status"] == "delivered"
+
+
+async def test_each_endpoint_has_its_own_order(h):
+    slow, fast = h.endpoint(), h.endpoint()
+    h.script(deliver(500, when={"endpoint.id": slow.id}), deliver(200))
+    h.publish("obj_1", "a")
+    h.publish("obj_1", "b")
+    await h.flush()
+    assert [d.status for d in h.outbox.query(endpoint_id=fast.id)] == ["delivered", "delivered"]
+    assert [len(d.attempts) for d in h.outbox.query(endpoint_id=slow.id)] == [1, 0]
+
+
+async def test_a_410_disables_the_endpoint(h):
+    h.script(deliver(410))
+    gone = h.endpoint()
+    h.publish("obj_1", "a")
+    h.publish("obj_1", "b")  # queued behind the first
+    await h.flush()
+    assert gone.enabled is False and gone.disabled_reason == "the receiver answered 410 Gone"
+    first, second = (h.only(event_type=t) for t in ("a", "b"))
+    assert (first["status"], statuses(first)) == ("failed", [410])
+    assert second["status"] == "failed"
+    assert second["attempts"][0]["error"] == "endpoint disabled (the receiver answered 410 Gone)"
+    assert second["attempts"][0]["status_code"] is None
+    h.publish("obj_3", "c")  # a disabled endpoint gets no new deliveries
+    assert h.outbox.query(event_type="c") == []
+    assert len(h.rules.asked) == 1
+
+
+async def test_a_removed_endpoint_fails_its_queued_retries(h):
+    h.script(deliver(500))
+    ep = h.endpoint()
+    h.publish()
+    await h.flush()
+    h.endpoints.remove(ep.id)
+    await h.advance(5)
+    wire = h.only()
+    assert wire["status"] == "failed" and wire["attempts"][-1]["error"] == "endpoint removed"
+
+
+async def test_endpoint_filters_decide_who_gets_a_delivery(h):
+    h.script(deliver(200, provider="acme"), deliver(200, provider="beta"))
+    everything = h.endpoint()
+    only_t2 = h.endpoint(tenant="t2")
+    only_created = h.endpoint(events=["thing.created", "other.*"])
+    beta = h.endpoint("beta")
+    h.publish("o1", "thing.created", tenant="t1")
+    h.publish("o2", "thing.updated", tenant="t2")
+    h.publish("o3", "other.x", provider="beta")
+    await h.flush()
+    got = {(d.endpoint_id, d.event.object_id) for d in h.outbox.query(status="delivered")}
+    assert got == {(everything.id, "o1"), (only_created.id, "o1"), (everything.id, "o2"), (only_t2.id, "o2"), (beta.id, "o3")}
+
+
+async def test_clear_by_provider_and_tenant_stops_their_retries(h):
+    h.script(deliver(500, provider="acme"), deliver(500, provider="beta"))
+    h.endpoint()
+    h.endpoint("beta")
+    h.publish("a1", tenant="t1")
+    h.publish("a1", tenant="t1")  # waits behind the first: in a chain, not due
+    h.publish("a2", tenant="t2")
+    h.publish("b1", provider="beta", tenant="t1")
+    await h.flush()
+    assert h.outbox.sizes() == {"deliveries": 4, "delivery_chains": 3, "due": 3}
+    h.outbox.clear(provider="acme", tenant="t1")
+    assert h.outbox.sizes() == {"deliveries": 2, "delivery_chains": 2, "due": 2}
+    assert {(d.event.provider, d.event.tenant) for d in h.outbox.query()} == {("acme", "t2"), ("beta", "t1")}
+    h.outbox.clear(tenant="t2")
+    assert [d.event.object_id for d in h.outbox.query()] == ["b1"]
+    asked = len(h.rules.asked)
+    await h.advance(5)
+    assert len(h.rules.asked) == asked + 1  # only beta's retry ran
+    h.outbox.clear(provider="beta")
+    assert h.outbox.sizes() == {"deliveries": 0, "delivery_chains": 0, "due": 0}
+    await h.advance(3600)
+    assert len(h.rules.asked) == asked + 1 and h.outbox.query() == []
+
+
+async def test_clear_everything_and_start_again(h):
+    h.script(deliver(500, times=2), deliver(200))
+    h.endpoint()
+    h.publish("o1")
+    h.publish("o2")
+    await h.flush()
+    h.outbox.clear()
+    assert h.outbox.sizes() == {"deliveries": 0, "delivery_chains": 0, "due": 0}
+    h.publish("o1")  # the same object id again, as after a reset: nothing of the old chain holds it back
+    await h.flush()
+    assert h.only()["status"] == "delivered"
+
+
+async def test_sizes_count_what_is_held(make):
+    h = make(max_deliveries=3)
+    h.script(deliver(200))
+    h.endpoint()
+    for n in range(5):
+        h.publish(f"o{n}")
+    assert h.outbox.sizes() == {"deliveries": 5, "delivery_chains": 5, "due": 5}  # recorded, not yet attempted
+    await h.flush()
+    assert h.outbox.sizes() == {"deliveries": 3, "delivery_chains": 0, "due": 0}  # finished ones beyond the bound are forgotten
+    assert [d.event.object_id for d in h.outbox.query()] == ["o2", "o3", "o4"]
+
+
+async def test_a_full_outbox_fails_new_deliveries_at_once(make):
+    h = make(max_pending=2)
+    h.script(deliver(500))
+    h.endpoint()
+    for n in range(3):
+        h.publish(f"o{n}")
+    await h.flush()
+    dropped = h.only(object_id="o2")
+    assert dropped["status"] == "failed" and dropped["attempts"] == [] and "the outbox was full (2 deliveries pending)" in dropped["note"]
+    assert len(h.outbox.query(status="pending")) == 2
+
+
+async def test_resend_attempts_again_now(h):
+    h.script(deliver(500, times=4), deliver(200))
+    h.endpoint()
+    h.publish()
+    for seconds in (0, *SCHEDULE):
+        await h.advance(seconds) if seconds else await h.flush()
+    delivery_id = h.only()["id"]
+    assert h.only()["status"] == "failed"
+    assert h.outbox.resend(delivery_id).status == "pending"
+    await h.flush()
+    wire = h.only()
+    assert (wire["status"], statuses(wire), wire["attempts"][-1]["attempt"]) == ("delivered", [500, 500, 500, 500, 200], 5)
+    assert h.outbox.resend("dlv_unknown") is None
+
+
+async def test_flush_reports_a_timeout_when_nothing_runs_the_outbox():
+    h = Harness()  # run() never started
+    h.script(deliver(200))
+    h.endpoint()
+    h.publish()
+    assert await h.outbox.flush(0.05) is False
+    assert h.only()["status"] == "pending"
+
+
+async def test_run_ends_when_cancelled_just_after_the_clock_moved():
+    h = Harness()
+    h.script(deliver(500))
+    h.endpoint()
+    task = asyncio.get_running_loop().create_task(h.outbox.run())
+    try:
+        h.publish()
+        await h.flush()  # a retry is due in 5 s, so run() sleeps with a timeout
+        h.clock.advance(1)  # wakes run() ...
+        task.cancel()  # ... as the app shuts down (aiohttp's cleanup context cancels it)
+        done, _ = await asyncio.wait({task}, timeout=0.3)
+        assert task in done, "Outbox.run() ignored its cancellation"
+    finally:
+        await stop(task)
