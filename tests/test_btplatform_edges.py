@@ -55,6 +55,14 @@ async def test_patch_cannot_move_expiry_into_the_past(bt):
     assert status == 400 and "expires_at" in problem["errors"]
 
 
+async def test_a_refused_patch_changes_nothing(bt):
+    _, _, path = await bt.approved_instruction(amount="10.00")
+    before = await bt.ok("GET", path)
+    status, problem = await bt.call("PATCH", path, {"amount": {"value": "99.00"}, "expires_at": "2025-01-01T00:00:00Z"})
+    assert status == 400 and "expires_at" in problem["errors"]
+    assert await bt.ok("GET", path) == before  # still approved, still 10.00
+
+
 async def test_raising_the_amount_needs_verification_again(bt):
     _, _, path = await bt.approved_instruction(amount="10.00")
     updated = await bt.ok("PATCH", path, {"amount": {"value": "99999.00"}})

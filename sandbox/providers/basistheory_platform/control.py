@@ -17,9 +17,9 @@ from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.pages import render_page
 from sandbox.core.verification import passkey_page
+from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
 from sandbox.providers.basistheory_platform.events import BtSigner
 from sandbox.providers.basistheory_platform.models import CeremonyStep
-from sandbox.providers.basistheory_platform.service import PASSKEY_PAGE, REDIRECT_PAGE
 from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE, ThreeDs
 
 KEY_PATH = "/_sandbox/keys/basistheory-webhooks.v1.key"

@@ -20,6 +20,11 @@ _TABLE = {
 REASONS = {status: reason for status, reason in HTTP_STATUS.values()}
 
 
+def unprocessable(message: str, **details: Any) -> SandboxError:
+    """A call the object's state (or the request's sense) does not allow: a 422, as the SDK declares."""
+    return SandboxError(ErrorKind.INVALID_STATE, message, details=details)
+
+
 class ProblemDetails:
     def render(self, error: SandboxError, instance: str) -> tuple[int, dict[str, Any]]:
         status, title = _TABLE.get(error.kind, _TABLE[ErrorKind.INTERNAL])

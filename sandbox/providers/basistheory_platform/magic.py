@@ -1,6 +1,6 @@
 """Magic cards of the Basis Theory platform's agentic enrollments (docs/basistheory.md).
 
-The first two are the provider's own test cards ([TEST] in shared/reference/basistheory-sdk.md).
+The first two are the provider's own test cards (docs/research/basistheory-platform.md).
 """
 
 from __future__ import annotations

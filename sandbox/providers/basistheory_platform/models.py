@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -146,9 +146,9 @@ def _in_range(value: datetime | None) -> datetime | None:
     """Naive instants are UTC; the year must stay where timestamps can be computed."""
     if value is None:
         return None
-    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
     # Years 1 and 9999 are checked first: converting them to UTC can overflow datetime.
-    if value.year in (1, 9999) or not 1970 <= value.astimezone(timezone.utc).year < 9000:
+    if value.year in (1, 9999) or not 1970 <= value.astimezone(UTC).year < 9000:
         raise ValueError("The expires_at must be between 1970 and 9000.")
     return value
 

@@ -6,13 +6,25 @@ from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.providers.basistheory_platform.models import (
-    AgentCreate, AgentUpdate, CredentialsCreate, EnrollmentCreate, InstructionCreate, InstructionUpdate, PageQuery,
-    TokenCreate, VerifyComplete, VerifyMethod, VerifyOtp, VerifyPasskey, VerifyStart,
+    AgentCreate,
+    AgentUpdate,
+    CredentialsCreate,
+    EnrollmentCreate,
+    InstructionCreate,
+    InstructionUpdate,
+    PageQuery,
+    TokenCreate,
+    VerifyComplete,
+    VerifyMethod,
+    VerifyOtp,
+    VerifyPasskey,
+    VerifyStart,
 )
 from sandbox.providers.basistheory_platform.service import BasisTheoryPlatformService
 from sandbox.providers.basistheory_platform.threeds import Authenticate, SessionCreate, ThreeDs
 from sandbox.providers.basistheory_platform.webhooks import EVENT_TYPES, WebhookBody
 from sandbox.providers.basistheory_platform.webhooks import to_wire as webhook_wire
+
 
 def listing(page) -> dict:
     """The agentic list shape; the last page has `next_cursor: null`, which stops the SDK's pager."""

@@ -74,7 +74,9 @@ class Webhooks:
     def replace(self, tenant: str, webhook_id: str, body: WebhookBody) -> Endpoint:
         endpoint = self.get(tenant, webhook_id)
         endpoint.description, endpoint.url, endpoint.events = body.name, body.url, list(body.events)
-        endpoint.extra.update(notify_email=body.notify_email, modified_by=endpoint.extra["created_by"], modified_at=iso(self.rt.clock.now()))
+        endpoint.extra.update(
+            notify_email=body.notify_email, modified_by=endpoint.extra["created_by"], modified_at=iso(self.rt.clock.now()),
+        )
         return endpoint
 
     def delete(self, tenant: str, webhook_id: str) -> None:

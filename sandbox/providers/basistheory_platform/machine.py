@@ -1,0 +1,72 @@
+"""Enrollment and instruction statuses, and the only ways between them.
+
+Each action names the statuses it may start from, the status it leads to and the webhook event
+it records (None: the platform announces nothing, as for a retry or a read-time expiry).
+Creation picks the first status directly; it is not a move between statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.machine import Machine, Transition
+from sandbox.core.machine import transition as _t
+
+
+class EnrollmentAction(StrEnum):
+    VERIFY = "verify"  # verify answered `approved` at once, or verify/complete finished the ceremony
+    RETRY = "retry"  # a failed enrollment tries again from the start
+    DELETE = "delete"  # a soft delete, as documented; deleting again is allowed and announced again
+
+
+ENROLLMENT_TRANSITIONS: dict[EnrollmentAction, Transition] = {
+    EnrollmentAction.VERIFY: _t("pending_verification", "active", "agentic.enrollment.verified", "verify"),
+    EnrollmentAction.RETRY: _t("failed", "pending_verification", None, "retry"),
+    EnrollmentAction.DELETE: _t("pending_verification active failed deleted", "deleted", "agentic.enrollment.deleted", "delete"),
+}
+
+
+class InstructionAction(StrEnum):
+    APPROVE = "approve"  # verify answered `verified`, or verify/passkey finished the ceremony
+    RAISE_AMOUNT = "raise_amount"  # a higher amount needs the cardholder again
+    EXPIRE = "expire"  # found at read time, once expires_at has passed
+
+
+# `expired` is final. So would `cancelled` be: a status the SDK knows but no call here leads to.
+INSTRUCTION_TRANSITIONS: dict[InstructionAction, Transition] = {
+    InstructionAction.APPROVE: _t("pending_verification", "approved", "agentic.instruction.approved", "verify"),
+    InstructionAction.RAISE_AMOUNT: _t("approved", "pending_verification", None, "raise the amount of"),
+    InstructionAction.EXPIRE: _t("pending_verification approved", "expired", None, "expire"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusals:
+    """A 422 naming the current status, in the wording the service has always used (by verb).
+
+    Verbs without wording are never refused in practice: delete starts from every status, and the
+    callers of the other moves ask `can` first.
+    `http_status` stands where the SDK declares another status (409 for enrollment verify).
+    """
+
+    what: str
+    wording: dict[str, str]
+
+    def __call__(self, obj: Any, move: Transition, http_status: int | None = None) -> SandboxError:
+        template = self.wording.get(move.verb, f"Cannot {move.verb} the {self.what}; it is {{status}}.")
+        return SandboxError(ErrorKind.INVALID_STATE, template.format(status=obj.status), details={"status": obj.status},
+                            status=http_status)
+
+
+refuse_enrollment = Refusals("enrollment", {
+    "verify": "The enrollment is {status}; only pending_verification enrollments can be verified.",
+    "retry": "Only failed enrollments can be retried; this one is {status}.",
+})
+refuse_instruction = Refusals("instruction", {
+    "verify": "The instruction is {status}; only pending_verification ones are verified.",
+})
+ENROLLMENTS = Machine(ENROLLMENT_TRANSITIONS, state="status", refuse=refuse_enrollment)
+INSTRUCTIONS = Machine(INSTRUCTION_TRANSITIONS, state="status", refuse=refuse_instruction)
