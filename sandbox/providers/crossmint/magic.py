@@ -1,4 +1,4 @@
-"""Crossmint's staging test cards (shared/reference/crossmint-api.md §8) and brand defaults."""
+"""Crossmint's staging test cards (docs/research/crossmint-api.md) and brand defaults."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from sandbox.core.cards import number_problem
 from sandbox.core.errors import FieldError, model_errors
 from sandbox.core.fields import Url
 from sandbox.core.verification import Session
+from sandbox.providers.crossmint.magic import Profile
 
 # The seed's pattern for expiresAt: a calendar-valid UTC instant ending in Z (leap years included).
 EXPIRES_AT = re.compile(
@@ -142,7 +143,9 @@ class TextMandate(Body):
     value: Text
 
 
-MANDATE_MODELS: dict[str, type[BaseModel]] = {"maxAmount": MaxAmount, "consumer": Consumer, "description": TextMandate, "prompt": TextMandate}
+MANDATE_MODELS: dict[str, type[BaseModel]] = {
+    "maxAmount": MaxAmount, "consumer": Consumer, "description": TextMandate, "prompt": TextMandate,
+}
 
 
 class Payment(Body):
@@ -250,7 +253,7 @@ class PaymentMethod:
     expiration: dict[str, str]
     billing: dict[str, Any]
     source_id: str
-    profile: Any  # magic.Profile
+    profile: Profile
     created_at: str
     enrollment: Enrollment | None = None
 

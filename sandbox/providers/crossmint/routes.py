@@ -7,9 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.providers.crossmint.auth import user
-from sandbox.providers.crossmint.models import (
-    AgentBody, CredentialsBody, EnrollmentBody, OrderIntentBody, PageQuery, PaymentMethodBody,
-)
+from sandbox.providers.crossmint.models import AgentBody, CredentialsBody, EnrollmentBody, OrderIntentBody, PageQuery, PaymentMethodBody
 from sandbox.providers.crossmint.service import CrossmintService
 
 BASE = r"/api/{version:unstable|\d{4}-\d{2}-\d{2}}"
