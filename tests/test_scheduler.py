@@ -69,3 +69,22 @@ async def test_timers_of_a_reset_tenant_are_dropped(api):
     assert status == 200
     await advance(api, 120)
     assert await api.events(object_id=intent["id"]) == []
+
+
+async def test_a_crossmint_enrollment_completes_and_its_intent_moves_on_unread(cm):
+    method = await cm.payment_method("4000000000000002")  # enrollment pending for 60 s
+    enrollment = await cm.ok("POST", f"/payment-methods/{method}/agentic-enrollment", {"email": "jane@example.com"}, 201)
+    assert enrollment["status"] == "pending"
+    intent = await cm.intent(method=method)
+    assert intent["phase"] == "requires-payment-method"
+    await cm.control("/_sandbox/clock/advance", {"seconds": 61})
+    assert await cm.events(method) == [
+        "payment-methods.agentic-enrollment.pending", "payment-methods.agentic-enrollment.active",
+    ]
+    assert await cm.events(intent["orderIntentId"]) == ["order-intents.created", "order-intents.verification-required"]
+
+
+async def test_a_crossmint_order_intent_expires_unread(cm):
+    intent = await cm.intent(expiresAt="2026-01-01T01:00:00Z")
+    await cm.control("/_sandbox/clock/advance", {"seconds": 3601})
+    assert (await cm.events(intent["orderIntentId"]))[-1] == "order-intents.expired"

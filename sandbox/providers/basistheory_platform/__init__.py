@@ -33,6 +33,7 @@ class BasisTheoryPlatform:
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = BasisTheoryPlatformService(runtime)
+        runtime.scheduler.handle(self.name, service.on_timer)
         threeds = ThreeDs(runtime, service._tenant_id, service.hooks)
         api = ProviderApi(runtime, self.name, authenticate, self.style, idempotency_header="BT-IDEMPOTENCY-KEY")
         return routes.routes(api, service, threeds) + control.routes(operator, threeds, self.signer)

@@ -11,10 +11,12 @@ from typing import Any
 
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
+from sandbox.core.scheduler import Timer
 from sandbox.core.store import Page
 from sandbox.providers.basistheory_platform import agents, ceremony, enrollments
 from sandbox.providers.basistheory_platform.context import Context
 from sandbox.providers.basistheory_platform.errors import unprocessable
+from sandbox.providers.basistheory_platform.events import PROVIDER
 from sandbox.providers.basistheory_platform.machine import INSTRUCTIONS, InstructionAction
 from sandbox.providers.basistheory_platform.models import Enrollment, Instruction, InstructionCreate, InstructionUpdate
 
@@ -39,6 +41,7 @@ def create(ctx: Context, tenant: str, agent_id: str, body: InstructionCreate) ->
     )
     ctx.put(tenant, "instruction", instruction.id, instruction)
     ctx.hooks.emit(tenant, "agentic.instruction.created", "instruction", instruction.to_wire())
+    ctx.rt.scheduler.at(instruction.expires_ts, PROVIDER, tenant, "instruction", instruction.id)
     return instruction
 
 
@@ -47,9 +50,20 @@ def get(ctx: Context, tenant: str, agent_id: str, instruction_id: str) -> Instru
     instruction: Instruction = ctx.get(tenant, "instruction", instruction_id, "Instruction")
     if instruction.agent_id != agent_id or ctx.find(tenant, "agent", agent_id) is None:
         raise SandboxError(ErrorKind.NOT_FOUND, f"Instruction {instruction_id} not found")
+    expire_if_due(ctx, instruction)
+    return instruction
+
+
+def expire_if_due(ctx: Context, instruction: Instruction) -> None:
+    """On read, and from the scheduler at `expires_at` (a PATCH that moves it adds a timer)."""
     if INSTRUCTIONS.can(instruction, InstructionAction.EXPIRE) and ctx.rt.clock.timestamp() >= instruction.expires_ts:
         INSTRUCTIONS.apply(instruction, InstructionAction.EXPIRE)  # announced by no event
-    return instruction
+
+
+def on_timer(ctx: Context, timer: Timer) -> None:
+    instruction: Instruction | None = ctx.find(timer.tenant, "instruction", timer.obj_id)
+    if instruction is not None:
+        expire_if_due(ctx, instruction)
 
 
 def page(ctx: Context, tenant: str, agent_id: str, limit: int, cursor: str | None, enrollment_id: str | None) -> Page:
@@ -79,6 +93,7 @@ def update(ctx: Context, tenant: str, agent_id: str, instruction_id: str, body: 
         instruction.description = body.description
     if body.expires_at is not None:
         instruction.expires_at, instruction.expires_ts = iso(body.expires_at), body.expires_at.timestamp()
+        ctx.rt.scheduler.at(instruction.expires_ts, PROVIDER, tenant, "instruction", instruction.id)
     return instruction
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.core.runtime import Runtime
+from sandbox.core.scheduler import Timer
 from sandbox.core.store import Page
 from sandbox.providers.basistheory_platform import agents, credentials, enrollments, external, instructions, tokens
 from sandbox.providers.basistheory_platform.context import Context
@@ -35,6 +36,10 @@ class BasisTheoryPlatformService:
         self.rt = runtime
         self.ctx = Context(runtime)
         self.hooks = self.ctx.hooks
+
+    def on_timer(self, timer: Timer) -> None:
+        """An instruction's `expires_at` was reached: it expires unread."""
+        instructions.on_timer(self.ctx, timer)
 
     def _tenant_id(self, tenant: str) -> str:
         return self.ctx.tenant_id(tenant)

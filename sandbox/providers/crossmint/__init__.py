@@ -33,6 +33,7 @@ class Crossmint:
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = CrossmintService(runtime)
+        runtime.scheduler.handle(self.name, service.on_timer)
         runtime.instructions.provide(service.external_instruction)
         api = ProviderApi(runtime, self.name, authenticate, self.style)
         return routes.routes(api, service) + control.routes(operator, service)

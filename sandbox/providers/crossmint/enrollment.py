@@ -16,7 +16,7 @@ from sandbox.core.store import Page, UnknownCursor
 from sandbox.providers.crossmint import machine, magic
 from sandbox.providers.crossmint.machine import ENROLLMENT, ENROLLMENT_OUTCOMES, EnrollmentAction
 from sandbox.providers.crossmint.models import Enrollment, EnrollmentBody, PaymentMethod, PaymentMethodBody
-from sandbox.providers.crossmint.records import Records
+from sandbox.providers.crossmint.records import PROVIDER, Records
 
 KIND = "payment_method"
 
@@ -85,6 +85,7 @@ class PaymentMethods:
         )
         if status == "pending":
             enrollment.ready_ts = self.records.rt.clock.timestamp() + method.profile.pending_seconds
+            self.records.rt.scheduler.at(enrollment.ready_ts, PROVIDER, project, "enrollment", enrollment.id)
         method.enrollment = enrollment
         # The enrollment id leads to its card, for the control plane's completion.
         self.records.index(project, enrollment.id, user, KIND, method.id)

@@ -62,7 +62,20 @@ class OrderIntents:
         self.records.emit(project, machine.CREATED_EVENT, intent.id, intent.to_wire())
         if not self._scripted_phase(project, user, intent, body):
             self._advance_payment_method(project, user, intent)
+        if expires_ts is not None:
+            self.records.rt.scheduler.at(expires_ts, PROVIDER, project, KIND, intent.id)
         return intent
+
+    def on_card_enrolled(self, project: str, user: str, method_id: str) -> None:
+        """A pending enrollment's moment came: it completes, and the intents waiting on its card move on."""
+        method = self.methods.find(project, user, method_id)
+        if method is None:
+            return
+        self.methods.refresh(project, method)
+        waiting: list[OrderIntent] = self.records.all(project, user, KIND)
+        for intent in reversed(waiting):  # oldest first, as they were created
+            if intent.payment_method_id == method_id and intent.phase == "requires-payment-method":
+                self._refresh(project, user, intent)
 
     def all(self, project: str, user: str, agent_id: str | None) -> list[OrderIntent]:
         found: list[OrderIntent] = self.records.all(project, user, KIND)

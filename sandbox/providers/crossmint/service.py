@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.core.runtime import Runtime
+from sandbox.core.scheduler import Timer
 from sandbox.core.seams import ExternalInstruction
 from sandbox.core.store import Page
 from sandbox.core.verification import Answer
@@ -36,12 +37,22 @@ from sandbox.providers.crossmint.records import Records
 class CrossmintService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        records = Records(runtime)
+        records = self._records = Records(runtime)
         self._agents = Agents(records)
         self._methods = PaymentMethods(records)
         self._intents = OrderIntents(records, self._agents, self._methods)
         self._ceremony = Ceremony(records, self._intents)
         self._credentials = Credentials(records, self._agents, self._methods, self._intents)
+
+    def on_timer(self, timer: Timer) -> None:
+        """A due moment: a pending enrollment completes, or an order intent expires, unread."""
+        owner = self._records.owner(timer.obj_id)
+        if owner is None:
+            return
+        if timer.kind == "enrollment":
+            self._intents.on_card_enrolled(owner.project, owner.user, owner.obj_id)
+        else:
+            self._intents.get(owner.project, owner.user, owner.obj_id)
 
     # -- agents ------------------------------------------------------------------------
 
