@@ -16,6 +16,7 @@ from sandbox.core.clock import iso
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ErrorRouter, cors
 from sandbox.core.registry import Provider
+from sandbox.core.requests import request_middleware
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
 from sandbox.core.scenarios.loader import ScenarioError, load
 from sandbox.core.scenarios.rules import OutcomeCatalog
@@ -94,8 +95,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = Runtime.build(settings.core())
     errors = ErrorRouter(fallback=control.style)
+    logged = request_middleware(runtime)  # outermost: it sees the final answer and the whole duration
     app = web.Application(
-        middlewares=[cors, record, errors.middleware(), fault_middleware(errors)], client_max_size=settings.max_body_bytes
+        middlewares=[*([logged] if logged else []), cors, record, errors.middleware(), fault_middleware(errors)],
+        client_max_size=settings.max_body_bytes,
     )
     app[RUNTIME] = runtime
     operator = control.operator_api(runtime)

@@ -26,7 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=None, help="fix ids and secrets (SANDBOX_SEED)")
     serve.add_argument("--clock", default=None, help="freeze the clock at an ISO-8601 instant (SANDBOX_CLOCK)")
     serve.add_argument("--public-url", default=None, help="base URL for links handed out (SANDBOX_PUBLIC_URL)")
-    serve.add_argument("--log-level", default=None, help="debug, info, warning, error (SANDBOX_LOG_LEVEL)")
+    serve.add_argument("--log-level", default=None, help="debug, info (a line per request), warning, error (SANDBOX_LOG_LEVEL)")
+    serve.add_argument("--log-format", default=None, help="text or json: one JSON object per line (SANDBOX_LOG_FORMAT)")
+    serve.add_argument(
+        "--request-log-size", type=int, default=None, metavar="N",
+        help="requests GET /_sandbox/requests keeps (default 1000; 0 turns it off; SANDBOX_REQUEST_LOG_SIZE)",
+    )
     serve.add_argument(
         "--webhook", action="append", dest="webhooks", default=None, metavar="PROVIDER=URL",
         help="send PROVIDER's events to URL; repeatable (SANDBOX_WEBHOOKS, comma-separated)",
@@ -50,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, default=9000)
     listen.add_argument("--secret", default=None, help="the endpoint's whsec_… secret: check every signature")
     listen.add_argument("--status", type=int, default=200, help="the status to answer (e.g. 500 to watch retries)")
+    listen.add_argument(
+        "--bt-public-key", default=None, metavar="FILE|URL", help="PEM public key: check Basis Theory platform BT-SIGNATUREs"
+    )
+    listen.add_argument(
+        "--sandbox", default=None, metavar="URL", help="check BT-SIGNATUREs with the key this sandbox serves (e.g. http://127.0.0.1:8750)"
+    )
     replay = commands.add_parser("replay", help="run scenario files and check their expectations")
     replay.add_argument("files", nargs="+", metavar="FILE")
     replay.add_argument("--against", default=None, metavar="URL", help="a running sandbox (default: start one in-process)")
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "listen":
         from sandbox.listen import listen
 
-        return listen(args.host, args.port, args.secret, args.status)
+        return listen(args.host, args.port, args.secret, args.status, args.bt_public_key, args.sandbox)
     overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
     try:
         settings = Settings(**overrides)
@@ -86,11 +97,27 @@ def main(argv: list[str] | None = None) -> int:
         for err in exc.errors(include_url=False):
             print(f"sandbox: invalid setting {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
         return 2
+    if settings.record:  # written at shutdown: a path that cannot be written stops the start instead
+        from sandbox.replay import unwritable
+
+        problem = unwritable(settings.record)
+        if problem:
+            print(f"sandbox: --record {settings.record}: cannot write: {problem}", file=sys.stderr)
+            return 2
     return serve(settings)
 
 
+def _configure_logging(settings: Settings) -> None:
+    from sandbox.core.requests import JsonLogFormatter
+
+    handler = logging.StreamHandler()
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonLogFormatter() if settings.log_format == "json" else text)
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
+
+
 def serve(settings: Settings) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(settings)
     try:
         import uvloop
 
@@ -130,7 +157,10 @@ async def _serve(settings: Settings) -> None:
         host = f"[{host}]" if ":" in host else host
         # Printed only once the socket listens, so scripts can wait for this line.
         print(f"sandbox {__version__} listening on http://{host}:{port} (seed {settings.effective_seed})", flush=True)
-        for endpoint in runner.app[RUNTIME].endpoints.all():
+        runtime = runner.app[RUNTIME]
+        for scenario in runtime.rules.all():
+            print(f"scenario {scenario.id}: {scenario.name} ({len(scenario.rules)} rules)", flush=True)
+        for endpoint in runtime.endpoints.all():
             print(f"webhook {endpoint.id}: {endpoint.provider} -> {endpoint.url} (secret {endpoint.secret})", flush=True)
         await stop.wait()
     finally:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     max_events: int = Field(10_000, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    log_format: Literal["text", "json"] = Field("text", description="json: one JSON object per log line, for machines")
+    request_log_size: int = Field(1000, ge=0, le=1_000_000, description="requests GET /_sandbox/requests keeps; 0 turns it off")
+    request_log_body_bytes: int = Field(16 * 1024, ge=0, le=16 * 1024 * 1024, description="each logged body is kept up to this size")
     webhooks: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="provider=url endpoints registered at start (comma-separated in SANDBOX_WEBHOOKS)"
     )
@@ -90,6 +93,7 @@ class Settings(BaseSettings):
         return CoreSettings(
             seed=self.effective_seed, clock=self.clock, public_url=self.public_url, max_events=self.max_events,
             webhook_retry_schedule=self.webhook_retry_schedule, webhook_timeout_seconds=self.webhook_timeout_seconds,
+            request_log_size=self.request_log_size, request_log_body_bytes=self.request_log_body_bytes,
         )
 
 

@@ -20,7 +20,7 @@ PROVIDERS = ("dino", "crossmint", "basistheory", "btplatform")
 CONFIGURATION = {"endpoints", "scenarios", "instruction_resolvers"}
 GROWS = {
     "spaces", "objects", "object_slots", "object_index", "deliveries", "delivery_chains", "due", "events",
-    "idempotency_keys", "id_streams", "timers",
+    "idempotency_keys", "id_streams", "timers", "logged_requests",
 }
 NOT_RECORDING = {"recorded_steps"}  # the recorder is off in these tests: nothing to record, nothing to reset
 
@@ -110,8 +110,10 @@ async def test_traffic_grows_every_collection_and_a_full_reset_gives_it_back(api
     status, body = await api.control("POST", "/_sandbox/reset", {})
     assert (status, body) == (200, {"reset": True, "provider": None, "tenant": None})
     after = rt.sizes()
-    # Every collection is back where it was, but for the delivery id stream, kept on purpose (see below).
-    assert {**after, "id_streams": after["id_streams"] - 1} == before, (before, after)
+    # Every collection is back where it was, but for the delivery id stream, kept on purpose (see below),
+    # and the request log, which now holds the reset alone (the configuring requests went with it).
+    assert after["logged_requests"] == 1
+    assert {**after, "id_streams": after["id_streams"] - 1, "logged_requests": before["logged_requests"]} == before, (before, after)
 
     assert await api.events() == []
     assert (await api.control("GET", "/_sandbox/webhook-deliveries"))[1]["data"] == []

@@ -1,11 +1,11 @@
 """The provider-neutral control plane under /_sandbox/: health, reset, clock, events, webhooks,
-scenarios and recording. Each provider brings its own operator routes and pages."""
+scenarios, recording and the request log. Each provider brings its own operator routes and pages."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from sandbox.control import scenarios, system, webhooks
+from sandbox.control import requests, scenarios, system, webhooks
 from sandbox.control.errors import CONTROL_ERRORS
 from sandbox.core.api import ProviderApi
 from sandbox.core.runtime import Runtime
@@ -20,4 +20,4 @@ def operator_api(runtime: Runtime) -> ProviderApi:
 
 
 def routes(api: ProviderApi) -> list[web.RouteDef]:
-    return system.routes(api) + webhooks.routes(api) + scenarios.routes(api)
+    return system.routes(api) + webhooks.routes(api) + scenarios.routes(api) + requests.routes(api)

@@ -8,6 +8,7 @@ concurrent request with the same idempotency key) happens here, around them.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -16,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError, from_validation, invalid_field
-from sandbox.core.http import error_response, json_response, read_json
+from sandbox.core.http import HINT, error_response, json_response, read_json
 from sandbox.core.idempotency import UNSAVED_STATUSES, StoredResponse, fingerprint
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.core.store import Space
@@ -95,10 +96,40 @@ class ProviderApi:
             call = Call(request, space, body)
             key = request.headers.get(self.idempotency_header) if idempotent else None
             if key is None:
-                return self._render(handler(call))
+                return self._render(self._run(handler, call))
             return await self._idempotent(call, key, handler)
 
         return web.route(method, path, endpoint)
+
+    def _run(self, handler: Handler, call: Call) -> Reply:
+        try:
+            return handler(call)
+        except SandboxError as error:
+            if error.kind is ErrorKind.NOT_FOUND:
+                self._near_miss(call, error)
+            raise
+
+    def _near_miss(self, call: Call, error: SandboxError) -> None:
+        """WireMock's near miss for a missing object: say when its id exists under another tenant
+        (never which one) or another provider. The ids asked about: the path's parameters, the
+        error's `details.id` and the id-like words of its message."""
+        if self.provider not in self.runtime.providers or "hint" in error.details:
+            return  # the control plane sees every tenant anyway
+        asked = {value for value in call.request.match_info.values() if value}
+        if isinstance(error.details.get("id"), str):
+            asked.add(error.details["id"])
+        asked.update(_ID_LIKE.findall(error.message))
+        elsewhere = [(obj_id, space) for obj_id, space in self.runtime.store.holders(asked) if space != call.space]
+        if not elsewhere:
+            return
+        obj_id, space = min(elsewhere, key=lambda found: found[1].provider != call.space.provider)
+        if space.provider == call.space.provider:
+            hint = f"{obj_id} exists under another tenant (another API key or project), which this one cannot see"
+        else:
+            hint = f"{obj_id} exists, but belongs to another provider's API"
+        error.message = f"{error.message}; {hint}"
+        error.details["hint"] = hint
+        call.request[HINT] = hint
 
     def _render(self, reply: Reply) -> web.Response:
         if reply.status == 204:
@@ -127,7 +158,7 @@ class ProviderApi:
         response: web.Response | None = None
         try:
             try:
-                response = self._render(handler(call))
+                response = self._render(self._run(handler, call))
             except SandboxError as error:
                 response = error_response(self.style, error, call.request.path)
         finally:
@@ -141,6 +172,9 @@ class ProviderApi:
             return None
         # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
         return StoredResponse(response.status, bytes(cast(bytes, response.body)), _kept_headers(response))
+
+
+_ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.:]*[0-9_\-][A-Za-z0-9_\-.:]*[A-Za-z0-9]")  # words with a digit, `_` or `-`
 
 
 def _kept_headers(response: web.Response) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 from typing import Any
 
 import orjson
@@ -15,6 +16,10 @@ from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError
 log = logging.getLogger("sandbox")
 
 JSON = "application/json"
+
+# A near miss, set on the request when an error names one (the nearest route, where a missing
+# id lives), so that the request log shows it beside the answer.
+HINT = web.RequestKey("sandbox.hint", str)
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -66,16 +71,21 @@ class ErrorRouter:
     def __init__(self, fallback: ErrorStyle) -> None:
         self._fallback = fallback
         self._prefixes: list[tuple[str, ErrorStyle]] = []
+        self._routes: list[tuple[str, str, ErrorStyle | None]] | None = None  # (method, template, its owner's style)
 
     def add(self, prefixes: Sequence[str], style: ErrorStyle) -> None:
         self._prefixes.extend((p, style) for p in prefixes)
         self._prefixes.sort(key=lambda item: -len(item[0]))
 
-    def style_for(self, path: str) -> ErrorStyle:
+    def _owner(self, path: str) -> ErrorStyle | None:
         for prefix, style in self._prefixes:
             if path.startswith(prefix):
                 return style
-        return self._fallback
+        return None
+
+    def style_for(self, path: str) -> ErrorStyle:
+        owner = self._owner(path)
+        return self._fallback if owner is None else owner
 
     def respond(self, request: web.Request, error: SandboxError) -> web.Response:
         return error_response(self.style_for(request.path), error, request.path)
@@ -90,19 +100,65 @@ class ErrorRouter:
             except web.HTTPException as exc:
                 if exc.status < 400:
                     raise
-                return self.respond(request, _from_http(request, exc))
+                return self.respond(request, self._from_http(request, exc))
             except Exception:  # never a stack trace on the wire
                 log.exception("unhandled error on %s %s", request.method, request.path)
                 return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
 
         return render_errors
 
+    def _from_http(self, request: web.Request, exc: web.HTTPException) -> SandboxError:
+        kind, template = _HTTP_KINDS.get(exc.status, (ErrorKind.MALFORMED, exc.reason))
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        status = exc.status if kind is ErrorKind.MALFORMED else None
+        message = template.format(method=request.method, path=request.path)
+        details: dict[str, Any] = {}
+        nearest = self.nearest_route(request) if kind in (ErrorKind.ROUTE_NOT_FOUND, ErrorKind.METHOD_NOT_ALLOWED) else None
+        if nearest is not None:  # a near miss: said in the message (every style shows it) and in the details
+            hint = f"did you mean {nearest}?"
+            message = f"{message}; {hint}"
+            details["nearest_route"] = nearest
+            request[HINT] = hint
+        return SandboxError(kind, message, details=details, headers=headers, status=status)
 
-def _from_http(request: web.Request, exc: web.HTTPException) -> SandboxError:
-    kind, template = _HTTP_KINDS.get(exc.status, (ErrorKind.MALFORMED, exc.reason))
-    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-    status = exc.status if kind is ErrorKind.MALFORMED else None
-    return SandboxError(kind, template.format(method=request.method, path=request.path), headers=headers, status=status)
+    def nearest_route(self, request: web.Request) -> str | None:
+        """`METHOD /template` of the route most like the request among those of the provider
+        owning its path (every route, for a path nobody owns); None when none is close."""
+        if self._routes is None:  # fixed once the app serves: read at the first miss
+            self._routes = [
+                (route.method, route.resource.canonical, self._owner(route.resource.canonical))
+                for route in request.app.router.routes()
+                if route.resource is not None and route.method not in ("HEAD", "*")
+            ]
+        owner = self._owner(request.path)
+        best, best_score = None, NEAREST_CUTOFF
+        for method, template, style in self._routes:
+            if owner is not None and style is not owner:
+                continue
+            score = path_likeness(template, request.path) - _method_distance(method, request.method)
+            if score > best_score:
+                best, best_score = f"{method} {template}", score
+        return best
+
+
+NEAREST_CUTOFF = 0.8  # below it a suggestion is more noise than help
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _method_distance(route_method: str, asked: str) -> float:
+    """Another method costs a little, a write for a write (or a read for a read) less."""
+    if route_method == asked:
+        return 0.0
+    return 0.05 if (route_method in _WRITES) == (asked in _WRITES) else 0.1
+
+
+def path_likeness(template: str, path: str) -> float:
+    """0..1: how alike a route template and a concrete path read; a `{placeholder}` takes
+    whatever segment stands in its place, so an id never counts as a difference."""
+    wanted = template.strip("/").split("/")
+    given = path.strip("/").split("/")
+    aligned = [w if w.startswith("{") else g for w, g in zip(wanted, given, strict=False)] + given[len(wanted):]
+    return SequenceMatcher(None, "/".join(wanted), "/".join(aligned), autojunk=False).ratio()
 
 
 EXPOSED_HEADERS = (

@@ -3,8 +3,8 @@
 A provider declares, in its own folder: its name and the paths it owns (so even an unknown
 route gets its error shape), its error style, how its webhooks are signed, the scenario
 operations it lets rules decide, how to find a request's tenant, which request headers a
-recording keeps, and its routes (public and operator). Core lists none of them: it asks the
-registry.
+recording keeps and which carry its credentials, and its routes (public and operator). Core
+lists none of them: it asks the registry.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ class Provider(Protocol):
         """Lower-case request headers a recording keeps (its credentials and idempotency key)."""
         ...
 
+    @property
+    def secret_headers(self) -> tuple[str, ...]:
+        """Lower-case request headers that carry its credentials: the request log redacts them."""
+        ...
+
     def tenant_of(self, request: web.Request) -> str | None:
         """The tenant a request acts for, read before the provider authenticates it."""
         ...
@@ -104,3 +109,6 @@ class ProviderRegistry:
 
     def recorded_headers(self) -> frozenset[str]:
         return frozenset(header for provider in self._providers.values() for header in provider.recorded_headers)
+
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset(header.lower() for provider in self._providers.values() for header in provider.secret_headers)

@@ -12,6 +12,7 @@ from sandbox.core.events import EventLog
 from sandbox.core.idempotency import IdempotencyStore
 from sandbox.core.ids import IdFactory
 from sandbox.core.registry import ProviderRegistry
+from sandbox.core.requests import RequestLog
 from sandbox.core.scenarios.recorder import Recorder
 from sandbox.core.scenarios.rules import OutcomeCatalog, RuleBook
 from sandbox.core.scheduler import Scheduler
@@ -39,6 +40,7 @@ class Runtime:
     rules: RuleBook = field(default_factory=RuleBook)
     recorder: Recorder | None = None  # on with --record or POST /_sandbox/recording
     instructions: InstructionSeam = field(default_factory=InstructionSeam)
+    requests: RequestLog = field(default_factory=lambda: RequestLog(0))  # GET /_sandbox/requests
 
     @classmethod
     def build(cls, settings: CoreSettings) -> Runtime:
@@ -58,7 +60,7 @@ class Runtime:
         events.subscribe(outbox.publish)
         return cls(
             settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, providers,
-            Scheduler(clock), rules,
+            Scheduler(clock), rules, requests=RequestLog(settings.request_log_size, settings.request_log_body_bytes),
         )
 
     def catalog(self) -> OutcomeCatalog:
@@ -71,7 +73,8 @@ class Runtime:
         return self.recorder
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None:
-        """Forget objects, events, deliveries, idempotency keys and id streams, for everything or a part.
+        """Forget objects, events, deliveries, idempotency keys, id streams and logged requests, for
+        everything or a part (a scoped reset keeps the control plane's own logged requests).
 
         Configuration stays: webhook endpoints, loaded scenarios, registered providers and seams.
         """
@@ -80,6 +83,7 @@ class Runtime:
         self.outbox.clear(provider, tenant)
         self.idempotency.clear(provider, tenant)
         self.scheduler.clear(provider, tenant)
+        self.requests.clear(provider, tenant)
         if tenant is None and provider is None:
             self.ids.forget()
         elif tenant is not None:
@@ -92,6 +96,7 @@ class Runtime:
             "id_streams": len(self.ids), "timers": len(self.scheduler),
             "endpoints": len(self.endpoints.all()), "scenarios": len(self.rules.all()),
             "instruction_resolvers": len(self.instructions), "recorded_steps": len(self.recorder.steps) if self.recorder else 0,
+            "logged_requests": len(self.requests),
         }
 
 

@@ -16,3 +16,5 @@ class CoreSettings:
     max_events: int = 10_000
     webhook_retry_schedule: tuple[float, ...] = SVIX_SCHEDULE
     webhook_timeout_seconds: float = 10.0
+    request_log_size: int = 1000  # requests GET /_sandbox/requests keeps; 0 keeps none
+    request_log_body_bytes: int = 16 * 1024  # each body is kept (and shown) up to this many bytes

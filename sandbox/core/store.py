@@ -8,7 +8,7 @@ from the start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -44,6 +44,8 @@ class Store(Protocol):
     def count(self, space: Space, kind: str) -> int: ...
 
     def locate(self, kind: str, obj_id: str) -> Space | None: ...
+
+    def holders(self, obj_ids: Collection[str]) -> list[tuple[str, Space]]: ...
 
     def reset(self, provider: str | None = None, tenant: str | None = None) -> None: ...
 
@@ -133,6 +135,11 @@ class MemoryStore:
 
     def locate(self, kind: str, obj_id: str) -> Space | None:
         return self._index.get((kind, obj_id))
+
+    def holders(self, obj_ids: Collection[str]) -> list[tuple[str, Space]]:
+        """(id, space) for each object with one of these ids, whatever its kind: a scan, made
+        only for a 404 that asks where a missing id lives (a near miss)."""
+        return [(obj_id, space) for (_, obj_id), space in self._index.items() if obj_id in obj_ids]
 
     def sizes(self) -> dict[str, int]:
         collections = [coll for kinds in self._spaces.values() for coll in kinds.values()]

@@ -24,6 +24,7 @@ class BasisTheoryAi:
     signer = STANDARD_WEBHOOKS
     outcomes = OUTCOMES
     recorded_headers = ("authorization", "idempotency-key")
+    secret_headers = ("authorization",)  # redacted in the request log
 
     def __init__(self, settings: JwtSettings | None = None) -> None:
         self.settings = settings or JwtSettings()

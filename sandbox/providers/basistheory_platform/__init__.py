@@ -23,6 +23,7 @@ class BasisTheoryPlatform:
     style = PROBLEM_DETAILS
     outcomes = OUTCOMES
     recorded_headers = ("bt-api-key", "bt-idempotency-key")
+    secret_headers = ("bt-api-key",)  # redacted in the request log
 
     def __init__(self) -> None:
         self.signer = BtSigner()  # its RSA key belongs to this sandbox alone

@@ -26,6 +26,7 @@ class Crossmint:
     signer = SVIX  # Crossmint's webhooks are sent by Svix
     outcomes = OUTCOMES
     recorded_headers = ("x-api-key", "authorization", "idempotency-key")
+    secret_headers = ("x-api-key", "authorization")  # redacted in the request log
 
     @staticmethod
     def tenant_of(request: web.Request) -> str | None:
