@@ -5,7 +5,9 @@ The face owns them all; core gets a `CoreSettings` and each provider its own set
 
 from __future__ import annotations
 
+import difflib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Literal
@@ -97,4 +99,19 @@ class Settings(BaseSettings):
         )
 
 
-__all__ = ["ConfigError", "Settings"]
+# Read by other tools (the pytest plugin), not by the server.
+OTHER_VARIABLES = frozenset({"SANDBOX_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A misspelled SANDBOX_* variable is silently ignored by the settings: say so at start."""
+    known = {f"SANDBOX_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(n for n in environ if n.upper().startswith("SANDBOX_") and n.upper() not in known):
+        close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(sorted(known))}"
+        warnings.append(f"unknown setting {name} is ignored{hint}")
+    return warnings
+
+
+__all__ = ["ConfigError", "Settings", "unknown_variables"]

@@ -31,6 +31,14 @@ def test_environment_variables_configure_the_server(serve):
     assert body == {"now": "2026-02-03T04:05:06.000Z", "frozen": True, "offset_seconds": body["offset_seconds"]}
 
 
+def test_a_misspelled_variable_is_reported_at_start(serve):
+    proc = serve("--port", str(free_port()), env={"SANDBOX_SEEED": "3"})
+    assert "listening on" in proc.stdout.readline()
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    assert "unknown setting SANDBOX_SEEED is ignored; did you mean SANDBOX_SEED?" in err
+
+
 def test_sigterm_stops_the_server_cleanly(serve):
     proc = serve("--port", str(free_port()))
     proc.stdout.readline()

@@ -1,5 +1,7 @@
 """The control plane: health, clock, reset and the event log."""
 
+import pytest
+
 from tests.conftest import OTHER_KEY, START
 
 
@@ -72,3 +74,20 @@ async def test_events_filter(api):
     assert set(payload) == {"id", "type", "occurred_at", "request_id", "data"}
     assert payload["id"] == event["id"] and payload["id"].startswith("evt_")
     assert payload["data"]["purchase_intent"]["status"] == "approved"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"provider": "dinoo"}, "provider", "dino, crossmint, basistheory, btplatform"),
+        ({"provider": "crossmint", "tenant": "sk_staging_demo"}, "tenant", "'demo'"),
+        ({"tenant": "ck_staging_shop"}, "tenant", "'shop'"),
+        ({"tenant": "_webhooks"}, "tenant", "the sandbox's own"),
+    ],
+)
+async def test_a_reset_typo_is_an_error_and_resets_nothing(api, body, field, words):
+    intent = await api.create()
+    status, answer = await api.control("POST", "/_sandbox/reset", body)
+    assert status == 400, answer
+    assert answer["error"]["details"]["field"] == field and words in answer["error"]["message"]
+    assert (await api.get(intent["id"]))[0] == 200

@@ -8,6 +8,7 @@ from sandbox import __version__
 from sandbox.control.models import AdvanceClock, EventQuery, Reset, SetClock
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import invalid_field
+from sandbox.core.runtime import Runtime
 
 
 def routes(api: ProviderApi) -> list[web.RouteDef]:
@@ -24,6 +25,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def reset(call: Call) -> Reply:
         body = call.parse(Reset, empty_ok=True)
+        check_scope(rt, body.provider, body.tenant)
         rt.reset(body.provider, body.tenant)
         return Reply({"reset": True, "provider": body.provider, "tenant": body.tenant})
 
@@ -62,3 +64,18 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         api.route("POST", "/_sandbox/clock/advance", advance),
         api.route("GET", "/_sandbox/events", events),
     ]
+
+
+def check_scope(rt: Runtime, provider: str | None, tenant: str | None) -> None:
+    """A typo in a reset must be an error, never a reset of nothing."""
+    if provider is not None and provider not in rt.providers:
+        raise invalid_field("provider", f"must be one of {', '.join(rt.providers.names)}")
+    if tenant is None:
+        return
+    if tenant.startswith("_"):
+        raise invalid_field("tenant", "names starting with _ are the sandbox's own and cannot be reset")
+    owners = [rt.providers.get(provider)] if provider is not None else list(rt.providers)
+    for owner in owners:
+        named = owner.tenant_named(tenant) if owner is not None else tenant
+        if owner is not None and named != tenant:
+            raise invalid_field("tenant", f"{owner.name}'s tenant for {tenant!r} is {named!r}: send {named!r}")

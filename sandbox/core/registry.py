@@ -67,6 +67,10 @@ class Provider(Protocol):
         """The tenant a request acts for, read before the provider authenticates it."""
         ...
 
+    def tenant_named(self, text: str) -> str:
+        """The tenant a control-plane caller means by `text`: itself, or the tenant a credential stands for."""
+        ...
+
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         """Its public routes, and its operator routes and pages (through `operator`, the control plane's API)."""
         ...
@@ -106,6 +110,9 @@ class ProviderRegistry:
     def tenant_of(self, request: web.Request) -> str | None:
         owner = self.owner(request.path)
         return owner.tenant_of(request) if owner is not None else None
+
+    def get(self, name: str) -> Provider | None:
+        return self._providers.get(name)
 
     def recorded_headers(self) -> frozenset[str]:
         return frozenset(header for provider in self._providers.values() for header in provider.recorded_headers)

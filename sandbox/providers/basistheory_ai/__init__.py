@@ -30,6 +30,10 @@ class BasisTheoryAi:
         self.settings = settings or JwtSettings()
 
     @staticmethod
+    def tenant_named(text: str) -> str:
+        return text  # the tenant is written as it is sent
+
+    @staticmethod
     def tenant_of(request: web.Request) -> str | None:
         return tenant_of(request)
 

@@ -13,7 +13,7 @@ from sandbox.core.api import ProviderApi
 from sandbox.core.runtime import Runtime
 from sandbox.core.webhooks.signing import SVIX
 from sandbox.providers.crossmint import control, routes
-from sandbox.providers.crossmint.auth import authenticate, tenant_of
+from sandbox.providers.crossmint.auth import authenticate, project_of_key, tenant_of
 from sandbox.providers.crossmint.errors import CROSSMINT_ERRORS
 from sandbox.providers.crossmint.scenarios import OUTCOMES
 from sandbox.providers.crossmint.service import CrossmintService
@@ -27,6 +27,11 @@ class Crossmint:
     outcomes = OUTCOMES
     recorded_headers = ("x-api-key", "authorization", "idempotency-key")
     secret_headers = ("x-api-key", "authorization")  # redacted in the request log
+
+    @staticmethod
+    def tenant_named(text: str) -> str:
+        """A key (`sk_staging_demo`) stands for its project (`demo`), which is the tenant."""
+        return project_of_key(text) or text
 
     @staticmethod
     def tenant_of(request: web.Request) -> str | None:

@@ -27,8 +27,12 @@ def _unauthorized(message: str, code: str | None = None) -> SandboxError:
 
 def tenant_of(request: web.Request) -> str | None:
     """The project a request's key names, before it is checked (for tenant-scoped scenario rules)."""
-    key = _PROJECT.match(request.headers.get("X-API-KEY", ""))
-    return key.group(1) if key else None
+    return project_of_key(request.headers.get("X-API-KEY", ""))
+
+
+def project_of_key(key: str) -> str | None:
+    match = _PROJECT.match(key)
+    return match.group(1) if match else None
 
 
 def authenticate(request: web.Request) -> str:
