@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 
 from pydantic import ValidationError
 
 from sandbox import __version__
-from sandbox.config import ConfigError, Settings
+from sandbox.config import ConfigError, Settings, unknown_variables
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return listen(args.host, args.port, args.secret, args.status, args.bt_public_key, args.sandbox)
     overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    for warning in unknown_variables(os.environ):
+        print(f"sandbox: {warning}", file=sys.stderr)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:

@@ -92,7 +92,7 @@ steps:
       body: {expected_total_cents: 1000}
     expect: {status: 200, body: {status: approved, reason: null}}
   - name: missing
-    request: {path: "/v1/purchase-intents/${nothing.id}"}
+    request: {path: "/v1/purchase-intents/${create.nothing}"}
 """
 
 
@@ -105,7 +105,7 @@ def test_a_failing_expectation_fails_with_a_diff(tmp_path):
     report = out.getvalue()
     assert "FAIL wrong-expectation" in report
     assert "body.status: expected 'approved', got 'declined'" in report
-    assert "refers to no earlier named request step" in report
+    assert "${create.nothing}: the answer of 'create' has no 'nothing'" in report
     assert "1 passed, 2 failed" in report
     suite = ET.parse(junit).getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures")) == ("3", "2")
@@ -205,3 +205,91 @@ async def test_references_work_in_expectations(tmp_path):
                     + "    expect: {status: 200, body: {id: \"${create.id}\"}}\n")
     results = await run(load(path, catalog()))
     assert all(r.passed for r in results), [(r.name, r.problems) for r in results]
+
+
+RULES = {"name": "qa-rules", "rules": [
+    {"provider": "dino", "on": "authorize", "when": {"request.expected_total_cents": {"gte": 50000}},
+     "then": {"status": "needs_approval", "after": {"seconds": 300, "status": "approved"}}},
+    {"on": "request", "when": {"method": "POST", "path": "/v1/purchase-intents"}, "then": {"fault": {"status": 503}}, "times": 1},
+]}
+
+
+async def recorded(api, tmp_path):
+    import yaml
+
+    async with api.client.get("/_sandbox/recording") as resp:
+        text = await resp.text()
+    path = tmp_path / "recorded.yaml"
+    path.write_text(text)
+    return text, yaml.safe_load(text), load(path, catalog())
+
+
+async def test_rules_loaded_at_run_time_go_into_the_recording(make_api, tmp_path):
+    from tests.conftest import intent_body
+
+    api = await make_api(seed=8)
+    await api.control("POST", "/_sandbox/recording", {"enabled": True})
+    assert (await api.control("POST", "/_sandbox/scenarios", RULES))[0] == 201
+    assert (await api.request("POST", "/v1/purchase-intents", intent_body(max_total_cents=90000)))[0] == 503
+    intent = await api.create(max_total_cents=90000)
+    assert (await api.authorize(intent["id"], expected_total_cents=60000))[1]["status"] == "needs_approval"
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 300})
+    assert (await api.get(intent["id"]))[1]["status"] == "approved"
+    text, document, loaded = await recorded(api, tmp_path)
+    assert [rule["on"] for rule in document["rules"]] == ["authorize", "request"] and "tenant" not in document
+    assert "/_sandbox/scenarios" not in text
+    results = await run(loaded)
+    assert results and all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
+
+
+async def test_rules_loaded_before_the_recording_keep_only_the_uses_left(make_api, tmp_path):
+    from tests.conftest import intent_body
+
+    api = await make_api(seed=8)
+    fault = {"on": "request", "when": {"method": "POST", "path": "/v1/purchase-intents"}, "then": {"fault": {"status": 503}}, "times": 2}
+    await api.control("POST", "/_sandbox/scenarios", {"name": "faults", "rules": [fault, {**fault, "times": 1}]})
+    assert (await api.request("POST", "/v1/purchase-intents", intent_body()))[0] == 503  # one use gone
+    await api.control("POST", "/_sandbox/recording", {"enabled": True})
+    for expected in (503, 503, 201):
+        assert (await api.request("POST", "/v1/purchase-intents", intent_body()))[0] == expected
+    _, document, loaded = await recorded(api, tmp_path)
+    assert document["rules"] == [{**fault, "times": 1}, {**fault, "times": 1}]
+    results = await run(loaded)
+    assert [r.passed for r in results] == [True, True, True], [r.problems for r in results]
+
+
+async def test_rules_loaded_part_way_or_for_a_tenant_are_a_step_where_they_were_loaded(make_api, tmp_path):
+    from tests.conftest import KEY, OTHER_KEY
+
+    api = await make_api(seed=8)
+    await api.control("POST", "/_sandbox/recording", {"enabled": True})
+    first = await api.create()
+    assert (await api.authorize(first["id"]))[1]["status"] == "approved"  # before the rules: the magic values decide
+    declines = {"name": "declines", "rules": [{"provider": "dino", "on": "authorize", "then": {"status": "declined"}}]}
+    async with api.client.post(f"/_sandbox/scenarios?tenant={KEY}", json=declines) as resp:
+        set_id = (await resp.json())["id"]
+    second = await api.create()
+    assert (await api.authorize(second["id"]))[1]["status"] == "declined"
+    other = await api.as_key(OTHER_KEY).create()
+    assert (await api.as_key(OTHER_KEY).authorize(other["id"]))[1]["status"] == "approved"  # another tenant
+    assert (await api.control("DELETE", f"/_sandbox/scenarios/{set_id}"))[0] == 204
+    third = await api.create()
+    assert (await api.authorize(third["id"]))[1]["status"] == "approved"
+    text, document, loaded = await recorded(api, tmp_path)
+    assert "rules" not in document
+    assert f"path: /_sandbox/scenarios?tenant={KEY}" in text and "path: /_sandbox/scenarios/${s3.id}" in text
+    results = await run(loaded)
+    assert results and all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
+    shared = await make_api(seed=9)
+    results = await run(loaded, against=str(shared.client.make_url("/")))
+    assert all(r.passed for r in results), [(r.name, r.problems) for r in results if not r.passed]
+    assert (await shared.control("GET", "/_sandbox/scenarios"))[1]["data"] == []
+
+
+async def test_a_rule_validate_refuses_is_refused_by_the_server_with_the_same_message(api):
+    text = "name: a\nrules:\n  - {provider: dino, on: authorize, then: {status: maybe}}\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse(text, catalog(), "scenario")
+    async with api.client.post("/_sandbox/scenarios", data=text, headers={"Content-Type": "application/yaml"}) as resp:
+        assert resp.status == 400
+        assert caught.value.problems[0].message in await resp.text()

@@ -7,23 +7,31 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from sandbox.core.runtime import RUNTIME
+from sandbox.core.runtime import RUNTIME, Runtime
+from sandbox.core.scenarios.recorder import Recorder
 
 ADVANCE = "/_sandbox/clock/advance"  # recorded as an advance_clock step
 RESET = "/_sandbox/reset"
+SCENARIOS = "/_sandbox/scenarios/"  # a DELETE of a rule set the recording loaded as a step is recorded
 # Control calls that are not part of a flow (reading, waiting, configuring the recorder itself).
 NOT_RECORDED = ("/_sandbox/webhooks/flush", "/_sandbox/scenarios", "/_sandbox/recording", "/_sandbox/reset")
 
 
 @web.middleware
 async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-    recorder = request.app[RUNTIME].recorder
+    runtime = request.app[RUNTIME]
+    recorder = runtime.recorder
     if recorder is None:
         return await handler(request)
     raw = await request.read() if request.body_exists else b""  # aiohttp keeps it for the handler
+    _take_rules(runtime, recorder)  # loaded before this request (or before the recording): as they stand now
     response = await handler(request)
+    _take_rules(runtime, recorder)  # loaded by this request
     body = _json(raw)
-    if request.path == ADVANCE and isinstance(body, dict) and "seconds" in body:
+    set_id = request.path.removeprefix(SCENARIOS) if request.path.startswith(SCENARIOS) else None
+    if request.method == "DELETE" and set_id and response.status == 204 and recorder.loads_in_a_step(set_id):
+        recorder.request("DELETE", request.path, {}, None, 204, None)  # unloads a set the recording loads in a step
+    elif request.path == ADVANCE and isinstance(body, dict) and "seconds" in body:
         recorder.advance_clock(body["seconds"])
     elif request.path == RESET and response.status == 200:
         recorder.forget_ids()  # ids repeat after a reset: later steps must not refer to older answers
@@ -33,6 +41,13 @@ async def record(request: web.Request, handler: Any) -> web.StreamResponse:
             _json(response.body) if response.content_type == "application/json" else None,
         )
     return response
+
+
+def _take_rules(runtime: Runtime, recorder: Recorder) -> None:
+    for loaded in runtime.rules.all():
+        if not recorder.knows_rules(loaded.id):
+            rules = [rule.model_dump(exclude_none=True) for rule in loaded.rules]
+            recorder.rules_loaded(loaded.id, loaded.name, loaded.tenant, rules, list(loaded.fired))
 
 
 def _recorded(request: web.Request) -> bool:

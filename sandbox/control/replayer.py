@@ -1,9 +1,10 @@
 """Replay a scenario's steps against a sandbox and check every expectation.
 
 Steps run in order. A request step may refer to earlier answers with `${step.field.sub}`
-(`${create.id}`); a string that is only a reference keeps the value's type. Expectations
-compare the status, headers and a subset of the JSON body, and each failure reads
-`body.status: expected 'needs_approval', got 'approved'`.
+(`${create.id}`), to `${vars.name}`, `${run.id}`, `${tokens.name}`, `${webhooks.0.id}` and to
+realistic fake data (`${fake.email}`); a string that is only a reference keeps the value's
+type. Expectations compare the status, headers and a subset of the JSON body, and each
+failure reads `body.status: expected 'needs_approval', got 'approved'`.
 """
 
 from __future__ import annotations
@@ -11,15 +12,68 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import jwt
 
-from sandbox.core.scenarios.model import ClockStep, RequestStep, Step, WebhookStep
+from sandbox.core.scenarios.model import FAKE_KINDS, REFERENCE, ClockStep, RequestStep, Step, WebhookStep
 
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_\-]+)*)\}")
 MISSING = object()
+# Objects a step may create on a shared sandbox that the run removes when it ends (path -> DELETE path/{id}).
+CREATED = ("/_sandbox/webhook-endpoints", "/_sandbox/scenarios")
+# `${tokens.name}`: signed with this key; a sandbox that checks signatures needs a real token in `vars` instead.
+TOKEN_KEY = "sandbox-does-not-check-this-signature"
+
+
+def mint(claims: dict[str, Any]) -> str:
+    """A JWT (HS256) carrying `claims`, for providers whose credentials are tokens."""
+    return jwt.encode(claims, TOKEN_KEY, algorithm="HS256")
+
+
+GENERATORS: dict[str, Callable[[Any], str]] = {
+    "name": lambda f: f.name(),
+    "first_name": lambda f: f.first_name(),
+    "last_name": lambda f: f.last_name(),
+    "email": lambda f: f.safe_email(),  # example.com / .org / .net: never a real mailbox
+    "phone": lambda f: "+1" + f.numerify("%##%######"),  # E.164, as most APIs want it
+    "company": lambda f: f.company(),
+    "address": lambda f: f.street_address(),  # one line: "1620 Jimmy Fork Suite 287"
+    "city": lambda f: f.city(),
+    "state": lambda f: f.state_abbr(),
+    "postal_code": lambda f: f.postcode(),
+    "country_code": lambda f: f.country_code(),
+    "uuid": lambda f: f.uuid4(),
+}
+assert set(GENERATORS) == set(FAKE_KINDS), "every fake kind the format declares has a generator"
+
+
+class Fakes:
+    """`${fake.kind}` and `${fake.kind.label}`: Faker values (en_US) seeded from the scenario's seed.
+
+    Each value is drawn from its own stream, `seed:kind:label`, so the same reference gives the
+    same value wherever it appears in a run, and in every run; another label gives another value.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._faker: Any = None
+        self._values: dict[tuple[str, str], str] = {}
+
+    def value(self, kind: str, label: str = "") -> str:
+        if kind not in GENERATORS:
+            raise LookupError(f"unknown fake value {kind!r}; one of: {', '.join(GENERATORS)}")
+        key = (kind, label)
+        if key not in self._values:
+            if self._faker is None:
+                from faker import Faker  # imported on first use: most scenarios need none
+
+                self._faker = Faker("en_US")
+            self._faker.seed_instance(f"{self.seed}:{kind}:{label}")
+            self._values[key] = str(GENERATORS[kind](self._faker))
+        return self._values[key]
 
 
 @dataclass(slots=True)
@@ -32,10 +86,14 @@ class StepResult:
 
 
 class Replayer:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, known: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base_url: str, known: dict[str, Any] | None = None, fakes: Fakes | None = None,
+    ) -> None:
         self.session = session
         self.base = base_url.rstrip("/")
-        self.answers: dict[str, Any] = dict(known or {})  # named answers, and `vars`
+        self.answers: dict[str, Any] = dict(known or {})  # named answers, and `vars`, `run`, `tokens`, `webhooks`
+        self.fakes = fakes or Fakes(0)
+        self.created: list[str] = []  # what the run made on the sandbox, to DELETE when it ends (newest last)
 
     async def run(self, steps: list[Step]) -> list[StepResult]:
         results = []
@@ -69,8 +127,15 @@ class Replayer:
             text = await resp.text()
             payload = _json(text, resp.content_type)
             self.answers[name] = payload
+            self._note_created(req.method, path, resp.status, payload)
             problems = _check(step.expect, self._resolve, resp.status, resp.headers, payload)
         return StepResult(name, not problems, problems, detail=f"{req.method} {path} -> {resp.status}")
+
+    def _note_created(self, method: str, path: str, status: int, payload: Any) -> None:
+        """A step that registered a webhook endpoint or loaded rules: the run removes it at the end."""
+        route = path.partition("?")[0].rstrip("/")
+        if method == "POST" and status == 201 and route in CREATED and isinstance(payload, dict) and isinstance(payload.get("id"), str):
+            self.created.append(f"{route}/{payload['id']}")
 
     async def _webhook(self, name: str, step: WebhookStep) -> StepResult:
         wanted = step.expect_webhook
@@ -90,6 +155,10 @@ class Replayer:
                 raise ValueError(f"{method} {path} answered {resp.status}: {await resp.text()}")
             return await resp.json()
 
+    def resolve(self, value: Any) -> Any:
+        """`value` with every reference filled in (LookupError when one cannot be)."""
+        return self._resolve(value)
+
     def _resolve(self, value: Any) -> Any:
         if isinstance(value, str):
             whole = REFERENCE.fullmatch(value)
@@ -104,6 +173,10 @@ class Replayer:
 
     def _lookup(self, match: re.Match) -> Any:
         step, path = match.group(1), [p for p in match.group(2).split(".") if p]
+        if step == "fake":
+            if not 1 <= len(path) <= 2:
+                raise LookupError(f"{match.group(0)}: write ${{fake.kind}} or ${{fake.kind.label}}")
+            return self.fakes.value(path[0], path[1] if len(path) == 2 else "")
         if step not in self.answers:
             raise LookupError(f"{match.group(0)} refers to no earlier named request step {step!r}")
         value = self.answers[step]

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import FieldError, from_validation
-from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, typed_steps
+from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, reference_problems, typed_steps
 from sandbox.core.scenarios.rules import OutcomeCatalog
 
 
@@ -86,6 +86,7 @@ def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loade
     except ValidationError as exc:
         raise ScenarioError([_problem(name, root, f, Scenario) for f in from_validation(exc).fields]) from None
     steps, problems = typed_steps(scenario.steps, catalog)
+    problems = problems or reference_problems(scenario, steps)  # references are checked once every step is well formed
     if problems:
         raise ScenarioError([_problem(name, root, f, Scenario) for f in problems])
     return Loaded(scenario, steps)

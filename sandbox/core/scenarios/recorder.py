@@ -3,6 +3,11 @@
 Ids that answers hand out become `${step.path}` references in later requests, so the
 recording replays on a fresh sandbox whatever ids it produces. Each step expects the status
 it got, and the object's `status` / `phase` when the answer has one.
+
+Rules loaded while it records are part of what it recorded: those loaded before its first
+step (before it started, too) become the scenario's `rules` (with `tenant` when they were
+loaded for one); a set loaded later, or for another tenant, becomes a step that loads it where
+it was loaded, so that earlier steps replay without it.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -25,7 +31,40 @@ class Recorder:
     clock: str | None
     kept_headers: frozenset[str] = frozenset({"idempotency-key"})  # lower case; each provider adds its credentials
     steps: list[dict[str, Any]] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)  # the scenario's `rules`
+    tenant: str | None = None  # the tenant `rules` were loaded for
     _refs: dict[str, str] = field(default_factory=dict)  # id value -> ${step.path}
+    _rule_sets: set[str] = field(default_factory=set)  # ids of the loaded rule sets already taken in
+    _scoped: bool = False  # `rules` and `tenant` are settled
+
+    def knows_rules(self, set_id: str) -> bool:
+        return set_id in self._rule_sets
+
+    def loads_in_a_step(self, set_id: str) -> bool:
+        """Whether a step of the recording loads this rule set (so that unloading it is a step too)."""
+        return set_id in self._rule_sets and set_id in self._refs
+
+    def rules_loaded(self, set_id: str, name: str, tenant: str | None, rules: list[dict[str, Any]], fired: list[int]) -> None:
+        """A set of rules loaded into the sandbox (`fired`: how often each rule fired so far)."""
+        if set_id in self._rule_sets:
+            return
+        self._rule_sets.add(set_id)
+        left = []
+        for rule, count in zip(rules, fired, strict=True):
+            rule = {k: v for k, v in rule.items() if v != {}}  # an empty `when` says nothing
+            if rule.get("times") is not None:
+                if count >= rule["times"]:
+                    continue  # used up before the recording: it changes nothing that follows
+                rule["times"] -= count
+            left.append(rule)
+        if not left:
+            return
+        if not self.steps and (not self._scoped or tenant == self.tenant):
+            self.rules += left
+            self.tenant, self._scoped = tenant, True
+            return
+        path = "/_sandbox/scenarios" + (f"?tenant={quote(tenant, safe='')}" if tenant else "")
+        self.request("POST", path, {}, {"name": name, "rules": left}, 201, {"id": set_id})
 
     def request(self, method: str, path: str, headers: dict[str, str], body: Any, status: int, answer: Any) -> None:
         if len(self.steps) >= MAX_STEPS:
@@ -56,6 +95,10 @@ class Recorder:
         document: dict[str, Any] = {"name": self.name, "description": "Recorded by sandbox serve --record", "seed": self.seed}
         if self.clock:
             document["clock"] = self.clock
+        if self.tenant:
+            document["tenant"] = self.tenant
+        if self.rules:
+            document["rules"] = self.rules
         document["steps"] = self.steps
         return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
 
