@@ -11,7 +11,6 @@ import secrets
 import sys
 import time
 import xml.etree.ElementTree as ET
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -22,7 +21,6 @@ from aiohttp import web
 from sandbox.app import catalog, create_app
 from sandbox.config import Settings
 from sandbox.control.replayer import Fakes, Replayer, StepResult, mint
-from sandbox.core.clock import iso, parse_instant
 from sandbox.core.scenarios.loader import Loaded, ScenarioError, load
 from sandbox.core.scenarios.model import Scenario
 
@@ -148,11 +146,7 @@ async def _tidy(replayer: Replayer, found: dict[str, Any] | None) -> list[str]:
         else:
             if not now["frozen"] and now["offset_seconds"] == found["offset_seconds"]:
                 return problems
-            # Where the clock would be when the sandbox reads this call: half a round trip from now.
-            # Instants travel in whole milliseconds, cut down: half a millisecond back for the one read,
-            # half for the one sent, so that runs one after another do not drift.
-            elapsed = time.monotonic() - found["read_at"] + now["round_trip"] / 2 + 0.001
-            restore = {"now": iso(parse_instant(found["now"]) + timedelta(seconds=elapsed)), "frozen": False}
+            restore = {"offset_seconds": found["offset_seconds"] or 0.0}  # running again, exactly as it was
         async with session.post(base + "/_sandbox/clock", json=restore) as resp:
             if resp.status != 200:
                 problems.append(f"POST /_sandbox/clock answered {resp.status}: {(await resp.text())[:300]}")

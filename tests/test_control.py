@@ -91,3 +91,10 @@ async def test_a_reset_typo_is_an_error_and_resets_nothing(api, body, field, wor
     assert status == 400, answer
     assert answer["error"]["details"]["field"] == field and words in answer["error"]["message"]
     assert (await api.get(intent["id"]))[0] == 200
+
+
+async def test_offset_seconds_puts_a_running_clock_back_exactly(api):
+    status, clock = await api.control("POST", "/_sandbox/clock", {"offset_seconds": 3600.5})
+    assert (status, clock["frozen"], clock["offset_seconds"]) == (200, False, 3600.5)
+    status, answer = await api.control("POST", "/_sandbox/clock", {"offset_seconds": 1, "frozen": True})
+    assert status == 400 and "offset_seconds" in answer["error"]["message"]

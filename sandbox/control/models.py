@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sandbox.core.clock import MAX_TIMESTAMP, parse_instant
 from sandbox.core.fields import Url
@@ -23,6 +23,13 @@ class AdvanceClock(Body):
 class SetClock(Body):
     now: datetime | None = None
     frozen: bool | None = None
+    offset_seconds: Annotated[float, Field(ge=-1e10, le=1e10)] | None = None  # run at real time + this (alone)
+
+    @model_validator(mode="after")
+    def _offset_alone(self) -> SetClock:
+        if self.offset_seconds is not None and (self.now is not None or self.frozen):
+            raise ValueError("offset_seconds runs the clock: send it without now and frozen: true")
+        return self
 
     @field_validator("now", mode="before")
     @classmethod

@@ -34,7 +34,12 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def set_clock(call: Call) -> Reply:
         body = call.parse(SetClock, empty_ok=True)
-        if body.now is not None:
+        if body.offset_seconds is not None:
+            try:
+                rt.clock.run_with_offset(body.offset_seconds)
+            except ValueError as exc:
+                raise invalid_field("offset_seconds", str(exc)) from None
+        elif body.now is not None:
             rt.clock.freeze(body.now)
             if body.frozen is False:
                 rt.clock.unfreeze()

@@ -85,6 +85,14 @@ class Clock:
         self._frozen = at.timestamp() if at else self.timestamp()
         self._changed()
 
+    def run_with_offset(self, offset: float) -> None:
+        """Run from real time plus `offset` seconds: puts back a clock read earlier with `describe`."""
+        if not 0 <= self._source() + offset < MAX_TIMESTAMP:
+            raise ValueError("the sandbox clock must stay between 1970 and the year 9000")
+        self._frozen = None
+        self._offset = offset
+        self._changed()
+
     def unfreeze(self) -> None:
         """Let time run again from the current sandbox instant."""
         if self._frozen is not None:

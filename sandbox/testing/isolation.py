@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -139,9 +138,8 @@ def restore_clock(client: SandboxClient, before: dict[str, Any]) -> None:
             client.control("POST", "/_sandbox/clock", {"now": before["now"]})
         return
     offset = before["offset_seconds"] or 0.0
-    if now["frozen"] or abs((now["offset_seconds"] or 0.0) - offset) > 0.001:
-        target = datetime.now(UTC) + timedelta(seconds=offset)
-        client.control("POST", "/_sandbox/clock", {"now": target.isoformat(), "frozen": False})
+    if now["frozen"] or (now["offset_seconds"] or 0.0) != offset:
+        client.control("POST", "/_sandbox/clock", {"offset_seconds": offset})
 
 
 def _ignore_gone(call: Any, ident: str) -> None:
