@@ -19,7 +19,7 @@ from sandbox.core.clock import MAX_TIMESTAMP, parse_instant
 from sandbox.core.errors import FieldError, model_errors
 from sandbox.core.fields import Url
 from sandbox.core.scenarios.rules import OutcomeCatalog, Rule, Strict, catalog_of
-from sandbox.core.webhooks.signing import secret_key
+from sandbox.core.webhooks.signing import checked_secret
 
 # `${root.part.part}`: an earlier answer (`${create.id}`), `${vars.name}`, `${run.id}`, `${fake.email}`, …
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_\-]+)*)\}")
@@ -43,16 +43,6 @@ def _checked_later(check):
         return value if REFERENCE.search(value) else check(value)
 
     return AfterValidator(validate)
-
-
-def _whsec(value: str) -> str:
-    if not re.fullmatch(r"whsec_[A-Za-z0-9+/]{16,}={0,2}", value):
-        raise ValueError("must be whsec_ followed by base64 (at least 16 characters)")
-    try:
-        secret_key(value)
-    except ValueError:
-        raise ValueError("must be whsec_ followed by base64") from None
-    return value
 
 
 _URL = TypeAdapter(Url)
@@ -127,7 +117,7 @@ class EndpointSpec(Strict):
 
     provider: ProviderName
     url: Annotated[str, Field(pattern=r"^https?://", max_length=2048), _checked_later(_endpoint_url)]
-    secret: Annotated[str, _checked_later(_whsec)] | None = None
+    secret: Annotated[str, _checked_later(checked_secret)] | None = None
     tenant: Annotated[str, Field(min_length=1, max_length=300)] | None = None  # only this tenant's events
     events: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)] | None = None
     description: Annotated[str, Field(max_length=500)] | None = None

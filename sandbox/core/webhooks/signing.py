@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,20 @@ def secret_key(secret: str) -> bytes:
     """The HMAC key of a `whsec_` secret; padding may be left out, as Svix allows."""
     encoded = secret.removeprefix("whsec_")
     return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+
+
+SECRET_PATTERN = re.compile(r"whsec_[A-Za-z0-9+/]{16,}={0,2}")
+
+
+def checked_secret(value: str) -> str:
+    """A secret a caller brings: `whsec_` and decodable base64 (a pydantic validator)."""
+    if not SECRET_PATTERN.fullmatch(value):
+        raise ValueError("must be whsec_ followed by base64 (at least 16 characters)")
+    try:
+        secret_key(value)
+    except ValueError:
+        raise ValueError("must be whsec_ followed by base64") from None
+    return value
 
 
 def new_secret(random_bytes: bytes) -> str:
