@@ -87,7 +87,7 @@ class JwtAuthenticator:
             return jwt.decode(token, self._verification_key(token), algorithms=ASYMMETRIC, options={"verify_aud": False})
         except jwt.ExpiredSignatureError:
             raise unauthorized("token expired") from None
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, UnicodeError) as exc:  # a header byte that is not text is a bad token too
             raise unauthorized(f"invalid token: {exc}") from None
 
     def _verification_key(self, token: str) -> Any:

@@ -60,7 +60,7 @@ def _user(request: web.Request) -> str:
         claims = jwt.decode(token.strip(), options={"verify_signature": False, "verify_exp": True})
     except jwt.ExpiredSignatureError:
         raise _unauthorized("JWT expired", "ERROR_JWT_EXPIRED") from None
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, UnicodeError) as exc:  # a header byte that is not text is a bad token too
         raise _unauthorized(f"Invalid JWT: {exc}", "ERROR_JWT_INVALID") from None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:

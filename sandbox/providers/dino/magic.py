@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.providers.dino.machine import Action
+from sandbox.providers.dino.models import host_of
 
 MAGIC_PARAM = "sandbox"  # e.g. https://example.com/products/x?sandbox=decline
 
@@ -53,6 +54,4 @@ def same_merchant(lock: str, merchant: str) -> bool:
 
 
 def _host(value: str) -> str:
-    text = value.strip().lower()
-    host = urlsplit(text if "//" in text else "//" + text).hostname or text
-    return host.removeprefix("www.")
+    return host_of(value) or value.strip().lower()

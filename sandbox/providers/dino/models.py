@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from sandbox.core.fields import Email, Url
 
@@ -60,11 +61,30 @@ class Authorize(Strict):
     reason: Text | None = None
 
 
+def host_of(value: str) -> str | None:
+    """The host a merchant lock or merchant names (a host or a URL); None when it names none."""
+    text = value.strip().lower()
+    try:
+        host = urlsplit(text if "//" in text else "//" + text).hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
+    return host.removeprefix("www.") if host else None
+
+
+def _names_a_host(value: str) -> str:
+    if host_of(value) is None:
+        raise ValueError("must be a merchant host name or URL, e.g. example.com")
+    return value
+
+
+Merchant = Annotated[str, StringConstraints(min_length=1, max_length=253), AfterValidator(_names_a_host)]
+
+
 class IssueCredential(Strict):
     provider: Literal["stripe_proxy_card"] = "stripe_proxy_card"
     credential_mode: Literal["one_time_exact_amount"] = "one_time_exact_amount"
     ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=86_400)] = 900
-    merchant_lock: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+    merchant_lock: Merchant | None = None
 
 
 class Faucet(Strict):
@@ -81,7 +101,7 @@ class Execute(Strict):
     """The merchant's checkout with the issued credential (played by the control plane)."""
 
     outcome: Literal["started", "completed", "failed"] | None = None
-    merchant: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    merchant: Merchant | None = None
     amount_cents: Annotated[int, Field(strict=True, gt=0)] | None = None
     failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 

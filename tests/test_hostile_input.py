@@ -1,0 +1,51 @@
+"""Hostile input gets the provider's own error with the field named, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import SEED_ISSUE
+
+
+@pytest.mark.parametrize("lock", ["http://[::1", "https://[x", "//"])
+async def test_a_merchant_lock_that_names_no_host_is_400(api, lock):
+    intent = await api.approved_intent()
+    status, body, _ = await api.issue(intent["id"], **{**SEED_ISSUE, "merchant_lock": lock})
+    assert status == 400 and body["error"]["details"]["field"] == "merchant_lock"
+    assert (await api.get(intent["id"]))[1]["status"] == "approved"
+
+
+async def test_a_checkout_merchant_that_names_no_host_changes_nothing(api):
+    intent = await api.issued_intent()
+    before = await api.events(object_id=intent["id"])
+    status, body = await api.control("POST", f"/_sandbox/dino/purchase-intents/{intent['id']}/execute", {"merchant": "https://[x"})
+    assert status == 400 and body["error"]["details"]["field"] == "merchant"
+    assert (await api.get(intent["id"]))[1]["status"] == "payment_credential_issued"
+    assert await api.events(object_id=intent["id"]) == before
+
+
+async def raw_get(api, path: bytes, headers: bytes) -> bytes:
+    """A request with bytes aiohttp's client would not send (a header byte that is not text)."""
+    server = api.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"Connection: close\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        (b"/projects/p/payment-methods", b"Authorization: Bearer \xff\r\n"),
+        (b"/api/unstable/agents", b"X-API-KEY: sk_staging_x\r\nAuthorization: Bearer a\xffb\r\n"),
+        (b"/api/unstable/agents", b"X-API-KEY: sk_staging_\xff\r\n"),
+        (b"/v1/purchase-intents", b"Authorization: Bearer din_test_\xff\r\n"),
+    ],
+)
+async def test_a_credential_byte_that_is_not_text_is_401(api, path, headers):
+    answer = await raw_get(api, path, headers)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
