@@ -49,3 +49,17 @@ async def raw_get(api, path: bytes, headers: bytes) -> bytes:
 async def test_a_credential_byte_that_is_not_text_is_401(api, path, headers):
     answer = await raw_get(api, path, headers)
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded; charset=bogus-cs", "multipart/form-data"],
+)
+async def test_an_unreadable_approval_form_is_400_and_decides_nothing(api, content_type):
+    intent = await api.create(max_total_cents=100_000)
+    status, body, _ = await api.authorize(intent["id"], expected_total_cents=60_000)
+    assert body["status"] == "needs_approval"
+    async with api.client.post(
+        f"/_sandbox/dino/approvals/{intent['id']}", data=b"decision=approve", headers={"Content-Type": content_type},
+    ) as resp:
+        assert resp.status == 400 and "could not be read" in await resp.text()
+    assert (await api.get(intent["id"]))[1]["status"] == "needs_approval"

@@ -82,7 +82,10 @@ def approval_page_routes(service: DinoService) -> list[web.RouteDef]:
 
     async def submit(request: web.Request) -> web.Response:
         intent_id = request.match_info["id"]
-        decision = (await request.post()).get("decision")
+        try:
+            decision = (await request.post()).get("decision")
+        except (ValueError, LookupError):  # an unknown charset, a multipart body without a boundary
+            return render_page("Bad request", "<p>The form could not be read.</p>", 400, note=NOTE)
         if decision not in ("approve", "deny"):
             return render_page("Bad request", "<p>Choose approve or deny.</p>", 400, note=NOTE)
         try:
