@@ -63,3 +63,11 @@ async def test_an_unreadable_approval_form_is_400_and_decides_nothing(api, conte
     ) as resp:
         assert resp.status == 400 and "could not be read" in await resp.text()
     assert (await api.get(intent["id"]))[1]["status"] == "needs_approval"
+
+
+async def test_a_body_that_is_not_gzip_as_it_says_is_400_in_the_providers_shape(api):
+    status, body, headers = await api.request(
+        "POST", "/v1/purchase-intents", data=b'{"a": 1}', headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+    assert headers.get("Connection") == "close"

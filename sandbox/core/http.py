@@ -101,6 +101,11 @@ class ErrorRouter:
                 if exc.status < 400:
                     raise
                 return self.respond(request, self._from_http(request, exc))
+            except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not compressed
+                unreadable = SandboxError(ErrorKind.MALFORMED, "The request body could not be read as its Content-Encoding says")
+                response = self.respond(request, unreadable)
+                response.force_close()  # the rest of the body cannot be drained: the client must not reuse the connection
+                return response
             except Exception:  # never a stack trace on the wire
                 log.exception("unhandled error on %s %s", request.method, request.path)
                 return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
