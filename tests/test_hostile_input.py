@@ -71,3 +71,18 @@ async def test_a_body_that_is_not_gzip_as_it_says_is_400_in_the_providers_shape(
     )
     assert status == 400 and body["error"]["code"] == "invalid_request"
     assert headers.get("Connection") == "close"
+
+
+async def load_rules(api, text: str):
+    async with api.client.post("/_sandbox/scenarios", data=text, headers={"Content-Type": "application/yaml"}) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_regexes_run_in_linear_time_and_backreferences_are_refused(api):
+    status, body = await load_rules(api, "name: r\nrules:\n  - {on: request, when: {path: {regex: '(a)\\1'}}, then: {fault: {status: 503}}}\n")
+    assert status == 400 and "RE2 syntax" in body["error"]["message"]
+    rule = "name: r\nrules:\n  - {on: request, when: {path: {regex: '^/v1/(a+)+$'}}, then: {fault: {status: 503}}}\n"
+    assert (await load_rules(api, rule))[0] == 201
+    crafted = "/v1/" + "a" * 5000 + "!"  # exponential for a backtracking engine; RE2 answers at once
+    assert (await api.request("GET", crafted))[0] == 404
+    assert (await api.request("GET", "/v1/aaaa"))[0] == 503

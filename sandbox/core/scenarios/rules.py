@@ -9,13 +9,14 @@ rule fires. Core scripts HTTP faults (`on: request`) and webhook delivery outcom
 
 from __future__ import annotations
 
+import functools
 import operator
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from random import Random
 from typing import Annotated, Any, Protocol
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sandbox.core.errors import from_validation
@@ -142,8 +143,8 @@ class Rule(Strict):
                     raise ValueError(f"when.{path}: exists takes true or false")
                 if "regex" in condition:
                     try:
-                        re.compile(condition["regex"])
-                    except (re.error, TypeError) as exc:
+                        linear_regex(condition["regex"])
+                    except (re2.error, TypeError) as exc:
                         raise ValueError(f"when.{path}: invalid regex: {exc}") from None
         try:
             self._outcome = model.model_validate(self.then)
@@ -177,8 +178,24 @@ def _lookup(context: dict[str, Any], path: str) -> Any:
     return value
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the caller's 400, not a line on stderr
+
+
+@functools.lru_cache(maxsize=1024)
+def linear_regex(pattern: str) -> Any:
+    """RE2: matching time is linear in the input, so no pattern can stall the event loop."""
+    if not isinstance(pattern, str):
+        raise TypeError("a regex is a string")
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        message = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise re2.error(f"{message} (RE2 syntax: no backreferences or lookarounds)") from None
+
+
 def _regex(value: Any, pattern: str) -> bool:
-    return isinstance(value, str) and re.search(pattern, value) is not None
+    return isinstance(value, str) and linear_regex(pattern).search(value) is not None
 
 
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {
