@@ -79,7 +79,8 @@ async def load_rules(api, text: str):
 
 
 async def test_regexes_run_in_linear_time_and_backreferences_are_refused(api):
-    status, body = await load_rules(api, "name: r\nrules:\n  - {on: request, when: {path: {regex: '(a)\\1'}}, then: {fault: {status: 503}}}\n")
+    backreference = "name: r\nrules:\n  - {on: request, when: {path: {regex: '(a)\\1'}}, then: {fault: {status: 503}}}\n"
+    status, body = await load_rules(api, backreference)
     assert status == 400 and "RE2 syntax" in body["error"]["message"]
     rule = "name: r\nrules:\n  - {on: request, when: {path: {regex: '^/v1/(a+)+$'}}, then: {fault: {status: 503}}}\n"
     assert (await load_rules(api, rule))[0] == 201
