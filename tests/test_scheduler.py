@@ -88,3 +88,13 @@ async def test_a_crossmint_order_intent_expires_unread(cm):
     intent = await cm.intent(expiresAt="2026-01-01T01:00:00Z")
     await cm.control("/_sandbox/clock/advance", {"seconds": 3601})
     assert (await cm.events(intent["orderIntentId"]))[-1] == "order-intents.expired"
+
+
+async def test_two_moments_passed_by_one_advance_fire_as_they_would_one_by_one(cm):
+    method = await cm.payment_method("4000000000000002")  # enrollment completes at 00:01
+    await cm.ok("POST", f"/payment-methods/{method}/agentic-enrollment", {"email": "jane@example.com"}, 201)
+    intent = await cm.intent(method=method, expiresAt="2026-01-01T01:00:00Z")
+    await cm.control("/_sandbox/clock/advance", {"seconds": 3601})
+    assert await cm.events(intent["orderIntentId"]) == [
+        "order-intents.created", "order-intents.verification-required", "order-intents.expired",
+    ]

@@ -7,8 +7,9 @@ instead of sleeping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 
@@ -48,6 +49,7 @@ class Clock:
         self._source = source
         self._offset = 0.0
         self._frozen: float | None = frozen_at.timestamp() if frozen_at else None
+        self._pinned: float | None = None
         self._listeners: list[Callable[[], None]] = []
 
     def subscribe(self, listener: Callable[[], None]) -> None:
@@ -63,9 +65,21 @@ class Clock:
         return self._frozen is not None
 
     def timestamp(self) -> float:
+        if self._pinned is not None:
+            return self._pinned
         if self._frozen is not None:
             return self._frozen
         return self._source() + self._offset
+
+    @contextlib.contextmanager
+    def pinned(self, at: float) -> Iterator[None]:
+        """Read as `at` (an earlier moment) inside the block: a due transition is applied as of
+        its own moment, so that two moments passed by one advance fire as they would one by one."""
+        before, self._pinned = self._pinned, min(at, self.timestamp())
+        try:
+            yield
+        finally:
+            self._pinned = before
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp(), UTC)

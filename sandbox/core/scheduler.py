@@ -66,7 +66,8 @@ class Scheduler:
                 if handler is None:
                     continue
                 try:
-                    handler(timer)
+                    with self._clock.pinned(timer.due):
+                        handler(timer)
                 except Exception:  # one broken timer must not stop time for everything else
                     log.exception("timer %s crashed", timer)
                 fired += 1
