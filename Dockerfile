@@ -1,4 +1,6 @@
-# The sandbox as a container: docker build -t sandbox . && docker run --rm -p 8750:8750 sandbox
+# The sandbox as a container: docker build -t sandbox . && docker run --rm -p 127.0.0.1:8750:8750 sandbox
+# `-p 127.0.0.1:…` keeps the port on this machine. To share it, set an admin token and the rest of
+# docs/security.md ("Before exposing it"): docker run -e SANDBOX_ADMIN_TOKEN=… -p 8750:8750 sandbox
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,5 +24,8 @@ USER sandbox
 
 EXPOSE 8750
 
-# Settings come from SANDBOX_* variables: docker run -e SANDBOX_SEED=7 -p 8750:8750 sandbox
+# Settings come from SANDBOX_* variables: docker run -e SANDBOX_SEED=7 -p 127.0.0.1:8750:8750 sandbox
+# A container must listen on every interface to be reached through a published port; without
+# SANDBOX_ADMIN_TOKEN the server says so on stderr at start (the control plane is then open to
+# whoever reaches the port).
 CMD ["sandbox", "serve", "--host", "0.0.0.0"]

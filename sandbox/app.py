@@ -4,28 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 from sandbox import control
 from sandbox.config import ConfigError, Settings
-from sandbox.control.recording import record
+from sandbox.control.recording import record_middleware
 from sandbox.core.clock import iso
+from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ErrorRouter, cors
+from sandbox.core.limits import SandboxRunner, read_deadline
 from sandbox.core.registry import Provider
 from sandbox.core.requests import request_middleware
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
 from sandbox.core.scenarios.loader import ScenarioError, load
 from sandbox.core.scenarios.rules import OutcomeCatalog
+from sandbox.core.security import ADDRESSES, Addresses, ControlGuard, Origins
+from sandbox.core.webhooks.targets import WebhookTargets
 from sandbox.providers.basistheory_ai import BasisTheoryAi
 from sandbox.providers.basistheory_ai.auth import JwtSettings
 from sandbox.providers.basistheory_platform import BasisTheoryPlatform
+from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
+from sandbox.providers.basistheory_platform.control import KEY_PATH
+from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE
 from sandbox.providers.crossmint import Crossmint
 from sandbox.providers.dino import Dino
+from sandbox.providers.dino.control import APPROVALS
 from sandbox.providers.dino.models import DinoSettings
+
+CONTROL = "/_sandbox"
+
+# The control plane's pages that need no admin token (docs/security.md): the ones standing in for
+# a third party's page that a front end opens for a cardholder (in a popup or a frame, which
+# carry no header), each reached by the id of the one object it acts on; and the public key
+# that checks BT-SIGNATUREs, public as Basis Theory's own is.
+HUMAN_STEP_PAGES = (APPROVALS, CHALLENGE_PAGE + "{id}", PASSKEY_PAGE, REDIRECT_PAGE + "{id}", KEY_PATH)
 
 
 def providers(settings: Settings | None = None) -> list[Provider]:
@@ -63,7 +81,10 @@ def _register_endpoints(runtime: Runtime, specs: Iterable[str]) -> None:
         provider, _, url = spec.partition("=")
         if provider not in runtime.providers:
             raise ConfigError(f"--webhook {spec}: unknown provider {provider!r}; one of {', '.join(runtime.providers.names)}")
-        runtime.endpoints.add(provider, url, iso(runtime.clock.now()))
+        try:
+            runtime.endpoints.add(provider, url, iso(runtime.clock.now()))
+        except SandboxError as error:
+            raise ConfigError(f"--webhook {spec}: {error.fields[0].message if error.fields else error.message}") from None
 
 
 def _load_scenarios(runtime: Runtime, paths: Iterable[str]) -> None:
@@ -95,12 +116,24 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     runtime = Runtime.build(settings.core())
     errors = ErrorRouter(fallback=control.style)
+    addresses = Addresses(settings.host, settings.port, settings.public_url)
+    runtime.endpoints.targets = WebhookTargets(addresses, settings.webhook_allow)
+    origins = Origins(settings.cors_origins, loopback=settings.cors_loopback)
+    guard = ControlGuard(
+        CONTROL, settings.token, addresses, errors, open_routes=HUMAN_STEP_PAGES,
+        secure_cookie=(settings.public_url or "").lower().startswith("https:"),
+    )
     logged = request_middleware(runtime)  # outermost: it sees the final answer and the whole duration
     app = web.Application(
-        middlewares=[*([logged] if logged else []), cors, record, errors.middleware(), fault_middleware(errors)],
+        middlewares=[
+            *([logged] if logged else []), cors(origins.allows, closed=(CONTROL,)),
+            read_deadline(settings.read_timeout_seconds, errors),  # above every middleware that reads the body
+            guard.middleware(), record_middleware(errors), errors.middleware(), fault_middleware(errors),
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[RUNTIME] = runtime
+    app[ADDRESSES] = addresses
     operator = control.operator_api(runtime)
     routes: list[web.RouteDef] = []
     for provider in providers(settings):
@@ -118,11 +151,27 @@ def create_app(settings: Settings | None = None) -> web.Application:
     return app
 
 
+def runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """How `sandbox serve` runs the app: the read deadline and the keep-alive bound (core/limits.py)."""
+    return SandboxRunner(
+        app, access_log=None, read_timeout=settings.read_timeout_seconds, keepalive_timeout=settings.keepalive_timeout_seconds,
+    )
+
+
+def bound(run: web.AppRunner) -> None:
+    """Tell the app where it listens, once its sockets are bound (the port may have been 0)."""
+    run.app[ADDRESSES].bound(run.addresses)
+
+
 def _save_recording(path: str):
     async def save(app: web.Application) -> None:
         """`--record FILE`: the requests served, as a replayable scenario, written at shutdown."""
         recorder = app[RUNTIME].recorder
-        if recorder is not None:
+        if recorder is None:
+            return
+        try:  # a write that fails at shutdown is said, not a traceback and a failed exit
             Path(path).write_text(recorder.to_yaml())
+        except (OSError, yaml.YAMLError) as exc:
+            logging.getLogger("sandbox").error("could not write the recording to %s: %s", path, exc)
 
     return save

@@ -51,6 +51,34 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--bt-jwt-public-key", default=None, help="PEM public key file: verify Basis Theory AI JWTs strictly (SANDBOX_BT_JWT_PUBLIC_KEY)"
     )
+    # Safety: docs/security.md.
+    serve.add_argument(
+        "--admin-token", default=None, metavar="TOKEN",
+        help="every /_sandbox/ route needs it (Authorization: Bearer, X-Sandbox-Admin-Token or /_sandbox/login); "
+        "prefer SANDBOX_ADMIN_TOKEN, which `ps` does not show",
+    )
+    serve.add_argument(
+        "--cors-origin", action="append", dest="cors_origins", default=None, metavar="ORIGIN",
+        help="a browser origin allowed to call the providers' APIs, e.g. https://app.example.com or http://*.test:*; "
+        "repeatable (SANDBOX_CORS_ORIGINS, comma-separated); loopback origins are allowed unless --no-cors-loopback",
+    )
+    serve.add_argument(
+        "--cors-loopback", action=argparse.BooleanOptionalAction, default=None,
+        help="allow http(s)://localhost, 127.0.0.1 and [::1] on any port (default on; SANDBOX_CORS_LOOPBACK)",
+    )
+    serve.add_argument(
+        "--webhook-allow", action="append", dest="webhook_allow", default=None, metavar="HOST",
+        help="a host webhooks may go to (hooks.example.com, *.internal, host:port, 10.0.0.0/8); repeatable "
+        "(SANDBOX_WEBHOOK_ALLOW, comma-separated); default: any host but the sandbox itself",
+    )
+    serve.add_argument(
+        "--read-timeout", dest="read_timeout_seconds", type=float, default=None, metavar="S",
+        help="seconds a request's head, then its body, may take to arrive (default 30; SANDBOX_READ_TIMEOUT_SECONDS)",
+    )
+    serve.add_argument(
+        "--keepalive-timeout", dest="keepalive_timeout_seconds", type=float, default=None, metavar="S",
+        help="seconds an idle connection stays open (default 75; SANDBOX_KEEPALIVE_TIMEOUT_SECONDS)",
+    )
     listen = commands.add_parser("listen", help="print the webhooks the sandbox sends (a local receiver)")
     listen.add_argument("--host", default="127.0.0.1")
     listen.add_argument("--port", type=int, default=9000)
@@ -66,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="+", metavar="FILE")
     replay.add_argument("--against", default=None, metavar="URL", help="a running sandbox (default: start one in-process)")
     replay.add_argument("--junit", default=None, metavar="PATH", help="also write a JUnit XML report")
+    replay.add_argument(
+        "--admin-token", default=None, metavar="TOKEN", help="the --against sandbox's admin token (default SANDBOX_ADMIN_TOKEN)",
+    )
     scenarios = commands.add_parser("scenarios", help="work with scenario files")
     scenario_commands = scenarios.add_subparsers(dest="scenario_command", required=True)
     validate = scenario_commands.add_parser("validate", help="check scenario files; problems with file and line")
@@ -80,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         from sandbox.replay import replay_files, validate_files
 
         if args.command == "replay":
-            return replay_files(args.files, args.against, args.junit)
+            return replay_files(args.files, args.against, args.junit, admin_token=args.admin_token)
         if args.scenario_command == "schema":
             from sandbox.core.scenarios.model import json_schema
 
@@ -144,7 +175,8 @@ def serve(settings: Settings) -> int:
 async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from sandbox.app import create_app
+    from sandbox.app import bound, create_app
+    from sandbox.app import runner as app_runner
     from sandbox.core.runtime import RUNTIME
 
     stop = asyncio.Event()
@@ -152,12 +184,15 @@ async def _serve(settings: Settings) -> None:
     for signame in ("SIGINT", "SIGTERM"):
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(getattr(signal, signame), stop.set)
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = app_runner(create_app(settings), settings)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
+        bound(runner)
         host, port = runner.addresses[0][:2]
         host = f"[{host}]" if ":" in host else host
+        for line in exposure_warning(settings, port):
+            print(f"sandbox: WARNING: {line}", file=sys.stderr, flush=True)
         # Printed only once the socket listens, so scripts can wait for this line.
         print(f"sandbox {__version__} listening on http://{host}:{port} (seed {settings.effective_seed})", flush=True)
         runtime = runner.app[RUNTIME]
@@ -168,3 +203,25 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.1, ::1, localhost: reachable from this machine only."""
+    from sandbox.core.security import ip_of, is_loopback_name
+
+    ip = ip_of(host)
+    return is_loopback_name(host) if ip is None else ip.is_loopback
+
+
+def exposure_warning(settings: Settings, port: int) -> list[str]:
+    """What `sandbox serve` says on stderr when it listens beyond this machine without an admin token."""
+    if settings.token is not None or is_loopback_host(settings.host):
+        return []
+    where = settings.host or "every interface"
+    return [
+        f"listening on {where} (beyond this machine) with no admin token.",
+        f"Anyone who can reach port {port} can read every tenant's events, webhook secrets and recorded requests,",
+        "reset the sandbox, move its clock, load scenarios and approve payments through /_sandbox/.",
+        "Set SANDBOX_ADMIN_TOKEN (or --admin-token), or listen on 127.0.0.1 (in a container: publish the port",
+        "on the loopback only, docker run -p 127.0.0.1:8750:8750). See docs/security.md.",
+    ]

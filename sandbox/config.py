@@ -12,12 +12,14 @@ from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, TypeAdapter, field_validator
+from pydantic import Field, HttpUrl, SecretStr, TypeAdapter, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandbox.core.clock import parse_instant
 from sandbox.core.errors import ConfigError
+from sandbox.core.security import OriginPattern
 from sandbox.core.settings import SVIX_SCHEDULE, CoreSettings
+from sandbox.core.webhooks.targets import HostPattern
 
 _URL = TypeAdapter(HttpUrl)
 
@@ -51,13 +53,26 @@ class Settings(BaseSettings):
     bt_jwks: str | None = Field(None, description="JWKS file or URL: verify Basis Theory AI JWT signatures strictly")
     bt_jwt_public_key: str | None = Field(None, description="PEM public key file: verify Basis Theory AI JWTs strictly")
     dino_wallet_start_cents: int = Field(1_000_000, ge=0, description="Test USD in each new tenant's wallet")
+    # Safety (docs/security.md).
+    admin_token: SecretStr | None = Field(
+        None, description="every /_sandbox/ route needs it (header or the login page's cookie), except the human-step pages",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="browser origins allowed to call the providers' APIs (comma-separated in SANDBOX_CORS_ORIGINS)",
+    )
+    cors_loopback: bool = Field(True, description="also allow http(s)://localhost, 127.0.0.1 and [::1] on any port")
+    webhook_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="hosts webhooks may go to (comma-separated in SANDBOX_WEBHOOK_ALLOW); empty: any but the sandbox",
+    )
+    read_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="a request's head, then its body, must arrive within this")
+    keepalive_timeout_seconds: float = Field(75.0, gt=0, le=86400, description="an idle connection is closed after this")
 
     @field_validator("clock", mode="before")
     @classmethod
     def _instant(cls, value: object) -> object:
         return parse_instant(value) if isinstance(value, str) else value
 
-    @field_validator("webhooks", "scenarios", mode="before")
+    @field_validator("webhooks", "scenarios", "cors_origins", "webhook_allow", mode="before")
     @classmethod
     def _endpoints(cls, value: object) -> object:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
@@ -75,6 +90,44 @@ class Settings(BaseSettings):
                 raise ValueError(f"{spec!r} is not provider=http(s)://url")
         return value
 
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _token(cls, value: object) -> object:
+        if isinstance(value, str):  # SANDBOX_ADMIN_TOKEN= is no token; a pasted newline is not part of one
+            return value.strip() or None
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters: python -c 'import secrets; print(secrets.token_urlsafe())' makes one")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            OriginPattern.parse(origin)
+        return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            HostPattern.parse(pattern)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                _URL.validate_python(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an http(s):// URL") from None
+        return value
+
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
     def _schedule(cls, value: object) -> object:
@@ -86,6 +139,10 @@ class Settings(BaseSettings):
         if any(delay < 0 for delay in value):
             raise ValueError("delays must be >= 0")
         return value
+
+    @property
+    def token(self) -> str | None:
+        return self.admin_token.get_secret_value() if self.admin_token is not None else None
 
     @cached_property
     def effective_seed(self) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 import sys
 import time
@@ -17,12 +18,15 @@ from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
+from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
+from yarl import URL
 
 from sandbox.app import catalog, create_app
 from sandbox.config import Settings
 from sandbox.control.replayer import Fakes, Replayer, StepResult, mint
 from sandbox.core.scenarios.loader import Loaded, ScenarioError, load
 from sandbox.core.scenarios.model import Scenario
+from sandbox.core.security import TOKEN_HEADER
 
 
 def new_run_id(scenario: Scenario, shared: bool) -> str:
@@ -36,9 +40,13 @@ def new_run_id(scenario: Scenario, shared: bool) -> str:
     return secrets.token_hex(4)
 
 
-async def run(loaded: Loaded, against: str | None = None, run_id: str | None = None) -> list[StepResult]:
+async def run(
+    loaded: Loaded, against: str | None = None, run_id: str | None = None, admin_token: str | None = None,
+) -> list[StepResult]:
     """Replay one scenario. Against a shared sandbox (`against`), the run leaves it as it found it:
-    its rules unloaded, the webhook endpoints it registered removed, the clock restored."""
+    its rules unloaded, the webhook endpoints it registered removed, the clock restored.
+
+    `admin_token` (default SANDBOX_ADMIN_TOKEN) goes with every control-plane call to the sandbox."""
     scenario = loaded.scenario
     shared = against is not None
     run_id = run_id or new_run_id(scenario, shared)
@@ -53,7 +61,9 @@ async def run(loaded: Loaded, against: str | None = None, run_id: str | None = N
         host, port = runner.addresses[0][:2]
         against = f"http://{host}:{port}"
     try:
-        async with aiohttp.ClientSession() as session:
+        token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN", "").strip() or None
+        middlewares = (_with_admin_token(against, token),) if token else ()
+        async with aiohttp.ClientSession(middlewares=middlewares) as session:
             replayer = Replayer(session, against, fakes=Fakes(scenario.seed or 0))
             clock = await _clock(session, replayer.base) if shared else None
             untidy: list[str] = []
@@ -69,6 +79,18 @@ async def run(loaded: Loaded, against: str | None = None, run_id: str | None = N
     finally:
         if runner is not None:
             await runner.cleanup()
+
+
+def _with_admin_token(base: str, token: str) -> ClientMiddlewareType:
+    """Adds the admin token to calls under /_sandbox/ of the sandbox at `base`, and to nothing else."""
+    origin = URL(base).origin()
+
+    async def add_token(request: aiohttp.ClientRequest, handler: ClientHandlerType) -> aiohttp.ClientResponse:
+        if request.url.origin() == origin and request.url.path.startswith("/_sandbox"):
+            request.headers.setdefault(TOKEN_HEADER, token)
+        return await handler(request)
+
+    return add_token
 
 
 async def _prepare(replayer: Replayer, loaded: Loaded, run_id: str) -> None:
@@ -205,7 +227,9 @@ def unwritable(path: str, make_parents: bool = False) -> str | None:
     return None
 
 
-def replay_files(paths: list[str], against: str | None, junit_path: str | None, out: TextIO = sys.stdout) -> int:
+def replay_files(
+    paths: list[str], against: str | None, junit_path: str | None, out: TextIO = sys.stdout, *, admin_token: str | None = None,
+) -> int:
     """Exit status: 0 when every expectation held, 1 when one did not, 2 when the report cannot be
     written, 130 when interrupted (Ctrl-C)."""
     if junit_path:
@@ -225,7 +249,7 @@ def replay_files(paths: list[str], against: str | None, junit_path: str | None, 
             continue
         run_id = new_run_id(loaded.scenario, against is not None)
         try:
-            results = asyncio.run(run(loaded, against, run_id))
+            results = asyncio.run(run(loaded, against, run_id, admin_token))
         except (SetupError, aiohttp.ClientError, OSError) as exc:
             results = [StepResult("set-up", False, [f"cannot prepare the sandbox: {exc}"])]
         except KeyboardInterrupt:  # the run has tidied up on its way out

@@ -87,3 +87,18 @@ async def test_regexes_run_in_linear_time_and_backreferences_are_refused(api):
     crafted = "/v1/" + "a" * 5000 + "!"  # exponential for a backtracking engine; RE2 answers at once
     assert (await api.request("GET", crafted))[0] == 404
     assert (await api.request("GET", "/v1/aaaa"))[0] == 503
+
+
+async def test_with_recording_on_odd_bodies_get_the_providers_errors_and_the_recording_stays_readable(make_api):
+    api = await make_api(max_body_bytes=1024)
+    await api.control("POST", "/_sandbox/recording", {"enabled": True})
+    deep = "[" * 300 + "]" * 300
+    status, body, _ = await api.request("POST", "/v1/purchase-intents", data=deep, headers={"Content-Type": "application/json"})
+    assert status == 400 and body["error"]["code"] == "invalid_request"
+    status, body, _ = await api.request("POST", "/v1/purchase-intents", data="x" * 5000, headers={"Content-Type": "application/json"})
+    assert status == 413 and body["error"]["code"] == "invalid_request"
+    await api.create()
+    async with api.client.get("/_sandbox/recording") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    assert text.count("path: /v1/purchase-intents") == 1  # the refused ones are not steps; the good one is

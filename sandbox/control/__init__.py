@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from sandbox.control import requests, scenarios, system, webhooks
+from sandbox.control import openapi, requests, scenarios, system, webhooks
 from sandbox.control.errors import CONTROL_ERRORS
 from sandbox.core.api import ProviderApi
 from sandbox.core.runtime import Runtime
@@ -20,4 +20,4 @@ def operator_api(runtime: Runtime) -> ProviderApi:
 
 
 def routes(api: ProviderApi) -> list[web.RouteDef]:
-    return system.routes(api) + webhooks.routes(api) + scenarios.routes(api) + requests.routes(api)
+    return system.routes(api) + webhooks.routes(api) + scenarios.routes(api) + requests.routes(api) + openapi.routes(api)

@@ -6,7 +6,9 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from sandbox.core.http import ErrorRouter
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.core.scenarios.recorder import Recorder
 
@@ -17,13 +19,23 @@ SCENARIOS = "/_sandbox/scenarios/"  # a DELETE of a rule set the recording loade
 NOT_RECORDED = ("/_sandbox/webhooks/flush", "/_sandbox/scenarios", "/_sandbox/recording", "/_sandbox/reset")
 
 
-@web.middleware
-async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+def record_middleware(errors: ErrorRouter) -> Middleware:
+    """Feeds the recorder when one is on. It sits outside the error router, so its own reading
+    of the body answers through it (`errors.guard`): a body too large is the provider's 413."""
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        recorder = request.app[RUNTIME].recorder
+        if recorder is None:
+            return await handler(request)
+        return await errors.guard(request, lambda r: _recorded_call(r, handler, recorder))
+
+    return record
+
+
+async def _recorded_call(request: web.Request, handler: Any, recorder: Recorder) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
-    recorder = runtime.recorder
-    if recorder is None:
-        return await handler(request)
-    raw = await request.read() if request.body_exists else b""  # aiohttp keeps it for the handler
+    raw = await request.read() if request.body_exists else b""  # kept by aiohttp for the handler
     _take_rules(runtime, recorder)  # loaded before this request (or before the recording): as they stand now
     response = await handler(request)
     _take_rules(runtime, recorder)  # loaded by this request
@@ -39,6 +51,7 @@ async def record(request: web.Request, handler: Any) -> web.StreamResponse:
         recorder.request(
             request.method, request.path_qs, {str(k): v for k, v in request.headers.items()}, body, response.status,
             _json(response.body) if response.content_type == "application/json" else None,
+            len(raw) + (len(response.body) if isinstance(response.body, bytes) else 0),
         )
     return response
 

@@ -46,6 +46,8 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         return Reply(None, 204)
 
     return [
-        api.route("GET", "/_sandbox/requests", requests),
-        api.route("DELETE", "/_sandbox/requests", clear),
+        api.route("GET", "/_sandbox/requests", requests, query=RequestQuery,
+                  summary="The last requests served, newest first, credentials redacted",
+                  responses={200: "{object: list, capacity, held, data}"}),
+        api.route("DELETE", "/_sandbox/requests", clear, summary="Empty the request log", responses={204: "Emptied"}),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import yaml
 from aiohttp import web
@@ -10,13 +12,22 @@ from pydantic import BaseModel, ConfigDict
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError
 from sandbox.core.http import json_response
+from sandbox.core.openapi import ResponseDoc
 from sandbox.core.runtime import SYSTEM
 from sandbox.core.scenarios.loader import ScenarioError, parse
+from sandbox.core.scenarios.model import Scenario
+from sandbox.core.scenarios.recorder import dump
 
 
 class Recording(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool
+
+
+class ScenarioTenant(BaseModel):
+    """`POST /_sandbox/scenarios?tenant=…`: the only tenant the rules apply to (documentation; the handler reads it)."""
+
+    tenant: str | None = None
 
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
@@ -57,7 +68,9 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
     async def recording(request: web.Request) -> web.Response:
         if rt.recorder is None:
             raise SandboxError(ErrorKind.NOT_FOUND, "not recording: start with POST /_sandbox/recording or sandbox serve --record")
-        return web.Response(text=rt.recorder.to_yaml(), content_type="application/yaml")
+        # Written out in a thread: a large recording must not stall the event loop.
+        text = await asyncio.to_thread(dump, rt.recorder.document())
+        return web.Response(text=text, content_type="application/yaml")
 
     def toggle(call: Call) -> Reply:
         enabled = call.parse(Recording).enabled
@@ -68,9 +81,15 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         return Reply({"recording": enabled})
 
     return [
-        web.get("/_sandbox/recording", recording),
-        api.route("POST", "/_sandbox/recording", toggle),
-        web.post("/_sandbox/scenarios", load),
-        api.route("GET", "/_sandbox/scenarios", list_loaded),
-        api.route("DELETE", "/_sandbox/scenarios/{id}", unload),
+        api.document("GET", "/_sandbox/recording", recording, summary="The requests recorded so far, as a replayable scenario",
+                     responses={200: ResponseDoc("The scenario (YAML)", media_type="application/yaml"), 404: "Not recording"}),
+        api.route("POST", "/_sandbox/recording", toggle, body=Recording, summary="Start or stop recording",
+                  responses={200: "{recording}"}),
+        api.document("POST", "/_sandbox/scenarios", load, body=Scenario, body_media=("application/json", "application/yaml"),
+                     query=ScenarioTenant, summary="Load a scenario's rules (YAML or JSON), for every tenant or one", responses={
+            201: "The loaded scenario (its id unloads it)", 400: "The scenario is not valid (each problem names its field and line)",
+            415: "Neither JSON nor YAML",
+        }),
+        api.route("GET", "/_sandbox/scenarios", list_loaded, summary="The scenarios loaded", responses={200: "{object: list, data}"}),
+        api.route("DELETE", "/_sandbox/scenarios/{id}", unload, summary="Unload a scenario", responses={204: "Unloaded"}),
     ]

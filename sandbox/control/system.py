@@ -61,13 +61,20 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         found = rt.events.query(provider=query.provider, tenant=query.tenant, type=query.type, object_id=query.object_id)
         return Reply({"object": "list", "data": [event.summary() for event in found[-query.limit:]]})
 
+    clock_now = "The clock: {now, frozen, …}"
     return [
-        api.route("GET", "/_sandbox/health", health),
-        api.route("POST", "/_sandbox/reset", reset),
-        api.route("GET", "/_sandbox/clock", clock),
-        api.route("POST", "/_sandbox/clock", set_clock),
-        api.route("POST", "/_sandbox/clock/advance", advance),
-        api.route("GET", "/_sandbox/events", events),
+        api.route("GET", "/_sandbox/health", health, summary="Health: version, providers, seed and clock", responses={200: "ok"}),
+        api.route("POST", "/_sandbox/reset", reset, body=Reset, empty_ok=True,
+                  summary="Forget every object (of one provider, of one tenant, or all)",
+                  responses={200: "{reset: true, provider, tenant}", 400: "An unknown provider, or a tenant no provider means"}),
+        api.route("GET", "/_sandbox/clock", clock, summary="The sandbox clock", responses={200: clock_now}),
+        api.route("POST", "/_sandbox/clock", set_clock, body=SetClock, empty_ok=True,
+                  summary="Set the clock: freeze it (at an instant), unfreeze it, or run it at an offset",
+                  responses={200: clock_now}),
+        api.route("POST", "/_sandbox/clock/advance", advance, body=AdvanceClock,
+                  summary="Move the clock forward (what falls due happens, webhooks included)", responses={200: clock_now}),
+        api.route("GET", "/_sandbox/events", events, query=EventQuery, summary="The events emitted, oldest first",
+                  responses={200: "{object: list, data}"}),
     ]
 
 

@@ -10,6 +10,7 @@ from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, from_validation, invalid_field
 from sandbox.core.http import json_response
+from sandbox.core.openapi import ResponseDoc
 from sandbox.core.webhooks.endpoints import Endpoint
 
 
@@ -38,6 +39,8 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def update(call: Call) -> Reply:
         found, changes = endpoint(call), call.parse(EndpointPatch).model_dump(exclude_unset=True)
+        if "url" in changes:
+            rt.endpoints.check_url(changes["url"])  # never the sandbox itself; the allow-list when set
         for name, value in changes.items():
             setattr(found, name, value)
         if changes.get("enabled"):
@@ -73,18 +76,32 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         return Reply(found.to_wire(), 202)
 
     base, log = "/_sandbox/webhook-endpoints", "/_sandbox/webhook-deliveries"
+    one, listed = "The endpoint (with its secret)", "{object: list, data}"
     return [
-        api.route("POST", base, create),
-        api.route("GET", base, list_endpoints),
-        api.route("GET", base + "/{id}", lambda call: show(endpoint(call))),
-        api.route("PATCH", base + "/{id}", update),
-        api.route("DELETE", base + "/{id}", delete),
-        api.route("POST", base + "/{id}/rotate-secret", rotate),
-        api.route("GET", log, deliveries),
-        api.route("GET", log + "/{id}", delivery),
-        api.route("POST", log + "/{id}/resend", resend),
-        web.post("/_sandbox/webhooks/flush", _flush(api)),
+        api.route("POST", base, create, body=EndpointBody, summary="Register a webhook endpoint for a provider's events",
+                  responses={201: one, 400: "An unknown provider, a bad URL or secret"}),
+        api.route("GET", base, list_endpoints, summary="List the webhook endpoints", responses={200: listed}),
+        api.route("GET", base + "/{id}", lambda call: show(endpoint(call)), summary="Retrieve a webhook endpoint", responses={200: one}),
+        api.route("PATCH", base + "/{id}", update, body=EndpointPatch, summary="Change a webhook endpoint", responses={200: one}),
+        api.route("DELETE", base + "/{id}", delete, summary="Remove a webhook endpoint", responses={204: "Removed"}),
+        api.route("POST", base + "/{id}/rotate-secret", rotate, body=Rotate, empty_ok=True,
+                  summary="Rotate an endpoint's secret (the old one keeps signing for an overlap)", responses={200: one}),
+        api.route("GET", log, deliveries, query=DeliveryQuery, summary="The webhook delivery log (every attempt)",
+                  responses={200: listed}),
+        api.route("GET", log + "/{id}", delivery, summary="One delivery and its attempts", responses={200: "The delivery"}),
+        api.route("POST", log + "/{id}/resend", resend, summary="Send a delivery again", responses={202: "The delivery, pending"}),
+        api.document("POST", "/_sandbox/webhooks/flush", _flush(api), query=Flush,
+                     summary="Wait until every due delivery was attempted (or the timeout)", responses={
+            200: ResponseDoc("{flushed: true, pending}", schema=FLUSHED),
+            400: "timeout is not a number of seconds in (0, 120]",
+            504: ResponseDoc("The timeout passed first: {flushed: false, pending}", schema=FLUSHED),
+        }),
     ]
+
+
+FLUSHED = {
+    "type": "object", "properties": {"flushed": {"type": "boolean"}, "pending": {"type": "integer"}}, "required": ["flushed", "pending"],
+}
 
 
 def _flush(api: ProviderApi):

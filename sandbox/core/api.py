@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -19,7 +19,9 @@ from pydantic import BaseModel, ValidationError
 from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError, from_validation, invalid_field
 from sandbox.core.http import HINT, error_response, json_response, read_json
 from sandbox.core.idempotency import UNSAVED_STATUSES, StoredResponse, fingerprint
+from sandbox.core.openapi import ApiInfo, ResponseDoc, RouteDoc
 from sandbox.core.runtime import RUNTIME, Runtime
+from sandbox.core.security import links_base
 from sandbox.core.store import Space
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,9 +59,10 @@ class Call:
             raise from_validation(exc) from None
 
     def links_base(self) -> str:
-        """Scheme and host for links handed to the caller (approval pages and the like)."""
-        configured = self.request.app[RUNTIME].settings.public_url
-        return configured.rstrip("/") if configured else f"{self.request.scheme}://{self.request.host}"
+        """Scheme and host for links handed to the caller (approval pages and the like): the public
+        URL, else the Host header only when it names this server, else the address the request
+        reached (`core/security.py`); `Host: evil.example` never makes a link point there."""
+        return links_base(self.request, self.request.app[RUNTIME].settings.public_url)
 
 
 @dataclass(slots=True)
@@ -75,6 +78,11 @@ PRINCIPAL = web.RequestKey("principal", str)
 
 Handler = Callable[[Call], Reply]
 Authenticator = Callable[[web.Request], str]
+Responses = Mapping[int, str | ResponseDoc]
+
+# The attribute naming the API an endpoint belongs to: set once when the route is declared, so that
+# the documents (`core/openapi.py`) find every API of an application from its router alone.
+_API_OF = "sandbox_provider_api"
 
 
 class ProviderApi:
@@ -88,8 +96,24 @@ class ProviderApi:
         self.provider = provider
         self.authenticate = authenticate
         self.style = style
+        # Documentation, collected once while the routes are declared (never on the request path).
+        self.info = ApiInfo(title=provider)
+        self.docs: list[RouteDoc] = []
 
-    def route(self, method: str, path: str, handler: Handler, *, idempotent: bool = False) -> web.RouteDef:
+    def describe(self, info: ApiInfo) -> None:
+        """What the API's document says of it as a whole: title, description, security scheme."""
+        self.info = info
+
+    def route(
+        self, method: str, path: str, handler: Handler, *, idempotent: bool = False,
+        body: type[BaseModel] | None = None, empty_ok: bool = False, query: type[BaseModel] | None = None,
+        summary: str = "", description: str = "", responses: Responses | None = None, tags: tuple[str, ...] = (),
+    ) -> web.RouteDef:
+        """A handler behind authentication, the JSON body and idempotency. The keywords after
+        `idempotent` only document the route: `body` and `query` are the models the handler
+        parses (`empty_ok` as it passes to `Call.parse`), `responses` its statuses beyond those
+        the machinery gives every route (`core/openapi.py`)."""
+
         async def endpoint(request: web.Request) -> web.StreamResponse:
             space = Space(self.provider, self.authenticate(request))
             body = await read_json(request) if request.method != "GET" else None
@@ -99,7 +123,27 @@ class ProviderApi:
                 return self._render(self._run(handler, call))
             return await self._idempotent(call, key, handler)
 
+        setattr(endpoint, _API_OF, self)
+        self.docs.append(RouteDoc(
+            method, path, summary=summary or _summary_of(handler), description=description, body=body, empty_ok=empty_ok,
+            query=query, responses=dict(responses or {}), tags=tags, authenticated=True, reads_body=method != "GET",
+            idempotency_header=self.idempotency_header if idempotent else None,
+        ))
         return web.route(method, path, endpoint)
+
+    def document(
+        self, method: str, path: str, handler: Callable[[web.Request], Any], *, summary: str, description: str = "",
+        body: type[BaseModel] | None = None, body_media: str | tuple[str, ...] = (), empty_ok: bool = False,
+        query: type[BaseModel] | None = None, responses: Responses | None = None, tags: tuple[str, ...] = (),
+    ) -> web.RouteDef:
+        """A plain aiohttp handler (a page, a stream, a non-JSON body), documented in this API's
+        document; it is routed exactly as `web.route` would, without authentication."""
+        self.docs.append(RouteDoc(
+            method, path, summary=summary, description=description, body=body, empty_ok=empty_ok,
+            body_media=(body_media,) if isinstance(body_media, str) else body_media,
+            query=query, responses=dict(responses or {}), tags=tags, authenticated=False, reads_body=False,
+        ))
+        return web.route(method, path, handler)
 
     def _run(self, handler: Handler, call: Call) -> Reply:
         try:
@@ -172,6 +216,22 @@ class ProviderApi:
             return None
         # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
         return StoredResponse(response.status, bytes(cast(bytes, response.body)), _kept_headers(response))
+
+
+def apis_of(app: web.Application) -> list[ProviderApi]:
+    """Every API whose routes an application serves, in the order they were mounted."""
+    found: dict[int, ProviderApi] = {}
+    for route in app.router.routes():
+        api = getattr(route.handler, _API_OF, None)
+        if isinstance(api, ProviderApi):
+            found.setdefault(id(api), api)
+    return list(found.values())
+
+
+def _summary_of(handler: Handler) -> str:
+    """A route declared without a summary is named after its handler: `list_intents` -> "List intents"."""
+    name = getattr(handler, "__name__", "").strip("_")
+    return name.replace("_", " ").capitalize() if name and name != "<lambda>" else ""
 
 
 _ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.:]*[0-9_\-][A-Za-z0-9_\-.:]*[A-Za-z0-9]")  # words with a digit, `_` or `-`

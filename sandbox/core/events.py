@@ -2,16 +2,23 @@
 
 Each event carries the provider's own envelope (`payload`), exactly what a webhook for it
 will POST. Subscribers (the webhook outbox) are called synchronously on publish.
+
+The bound is shared fairly: when the log is full, the oldest event of the tenant (of a provider)
+holding the most events goes. A lone tenant keeps the whole log, oldest dropped first, and a
+tenant flooding the log pushes out its own events, not everyone else's.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.core.shares import FairShares
+
 DEFAULT_MAX_EVENTS = 10_000  # a bounded log: WireMock's unbounded journal is a known complaint
+
+Share = tuple[str, str]  # (provider, tenant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,26 +40,29 @@ class Event:
 
 class EventLog:
     def __init__(self, max_events: int = DEFAULT_MAX_EVENTS) -> None:
-        self._events: deque[Event] = deque(maxlen=max_events)
+        self._events: FairShares[Share, Event] = FairShares(max_events)
         self._subscribers: list[Callable[[Event], None]] = []
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._subscribers.append(callback)
 
     def publish(self, event: Event) -> None:
-        self._events.append(event)
+        self._events.add((event.provider, event.tenant), object(), event)
         for callback in self._subscribers:
             callback(event)
 
     def query(self, **filters: str | None) -> list[Event]:
         """Oldest first, filtered on any of provider, tenant, type, object_id."""
         wanted = {name: value for name, value in filters.items() if value is not None}
-        return [e for e in self._events if all(getattr(e, name) == value for name, value in wanted.items())]
+        provider, tenant = wanted.pop("provider", None), wanted.pop("tenant", None)
+        if provider is not None and tenant is not None:
+            found: Iterable[Event] = self._events.share((provider, tenant))
+        else:
+            found = self._events.items(lambda key: provider in (None, key[0]) and tenant in (None, key[1]))
+        return [e for e in found if all(getattr(e, name) == value for name, value in wanted.items())]
 
     def size(self) -> int:
         return len(self._events)
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
-        kept = [e for e in self._events if not (provider in (None, e.provider) and tenant in (None, e.tenant))]
-        self._events.clear()
-        self._events.extend(kept)
+        self._events.drop_shares(lambda key: provider in (None, key[0]) and tenant in (None, key[1]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -39,7 +39,7 @@ async def read_json(request: web.Request) -> Any:
             f"Content-Type must be application/json, not {request.content_type or 'missing'}",
             details={"content_type": request.content_type},
         )
-    raw = await request.read()  # aiohttp enforces client_max_size here (413)
+    raw = await request.read()  # aiohttp enforces client_max_size here (413), the read deadline a 408
     if not raw.strip():
         return None
     try:
@@ -93,24 +93,30 @@ class ErrorRouter:
     def middleware(self) -> Middleware:
         @web.middleware
         async def render_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except SandboxError as error:
-                return self.respond(request, error)
-            except web.HTTPException as exc:
-                if exc.status < 400:
-                    raise
-                return self.respond(request, self._from_http(request, exc))
-            except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not compressed
-                unreadable = SandboxError(ErrorKind.MALFORMED, "The request body could not be read as its Content-Encoding says")
-                response = self.respond(request, unreadable)
-                response.force_close()  # the rest of the body cannot be drained: the client must not reuse the connection
-                return response
-            except Exception:  # never a stack trace on the wire
-                log.exception("unhandled error on %s %s", request.method, request.path)
-                return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
+            return await self.guard(request, handler)
 
         return render_errors
+
+    async def guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """`handler`'s answer, or its error in the owning provider's shape (for middlewares outside this one too)."""
+        try:
+            return await handler(request)
+        except SandboxError as error:
+            return self.respond(request, error)
+        except BodyTimeout as late:  # the body did not arrive in time (core/limits.py)
+            return self.respond(request, late.error())
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return self.respond(request, self._from_http(request, exc))
+        except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not compressed
+            unreadable = SandboxError(ErrorKind.MALFORMED, "The request body could not be read as its Content-Encoding says")
+            response = self.respond(request, unreadable)
+            response.force_close()  # the rest of the body cannot be drained: the client must not reuse the connection
+            return response
+        except Exception:  # never a stack trace on the wire
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
 
     def _from_http(self, request: web.Request, exc: web.HTTPException) -> SandboxError:
         kind, template = _HTTP_KINDS.get(exc.status, (ErrorKind.MALFORMED, exc.reason))
@@ -166,28 +172,66 @@ def path_likeness(template: str, path: str) -> float:
     return SequenceMatcher(None, "/".join(wanted), "/".join(aligned), autojunk=False).ratio()
 
 
+class BodyTimeout(TimeoutError):
+    """Set on a request's body stream when the body did not arrive within the read timeout: the
+    handler's read raises it (a `TimeoutError`, so aiohttp's lingering read after the answer
+    swallows it and closes the connection)."""
+
+    def error(self) -> SandboxError:
+        return SandboxError(ErrorKind.MALFORMED, str(self), status=408)
+
+
 EXPOSED_HEADERS = (
     "X-Total-Count, X-Limit, X-Offset, X-Has-Next, X-Has-Previous, Idempotent-Replayed, Idempotency-Key, WWW-Authenticate"
 )
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@web.middleware
-async def cors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Let browser SDKs (a front end on localhost:3000, say) call the sandbox."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return await handler(request)
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
-        response: web.StreamResponse = web.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = request.headers.get(
-            "Access-Control-Request-Headers", "Authorization, Content-Type"
-        )
-        response.headers["Access-Control-Max-Age"] = "600"
-    else:
-        response = await handler(request)
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-    response.headers["Vary"] = "Origin"
-    return response
+def cors(allowed: Callable[[str], bool], closed: Sequence[str] = ()) -> Middleware:
+    """Let browser SDKs call the providers' APIs from the origins `allowed` accepts (a front end on
+    localhost:3000, say), and only from those: another origin's preflight is a 403 and its answers
+    carry no CORS header, so the browser keeps them from the page. Paths under `closed` (the
+    control plane) never answer cross-origin at all; the sandbox's own pages are same-origin."""
+    closed_prefixes = tuple(closed)
+
+    @web.middleware
+    async def cors_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is None or request.path.startswith(closed_prefixes):
+            return await handler(request)
+        preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+        if not allowed(origin):
+            if preflight:
+                text = f"Origin {origin} may not call this sandbox from a browser: add it with --cors-origin (SANDBOX_CORS_ORIGINS)\n"
+                return web.Response(status=403, text=text, headers={"Vary": "Origin"})
+            response = await handler(request)
+            _vary_origin(response)
+            return response
+        if preflight:
+            response = web.Response(status=204)
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", "Authorization, Content-Type"
+            )
+            response.headers["Access-Control-Max-Age"] = "600"
+        else:
+            response = await handler(request)
+        if not response.prepared:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+            _vary_origin(response)
+        return response
+
+    return cors_headers
+
+
+def _vary_origin(response: web.StreamResponse) -> None:
+    """The answer depends on the Origin header: say so to caches."""
+    if response.prepared:
+        return
+    vary = response.headers.get("Vary")
+    if vary is None:
+        response.headers["Vary"] = "Origin"
+    elif "origin" not in vary.lower():
+        response.headers["Vary"] = f"{vary}, Origin"

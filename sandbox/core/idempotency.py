@@ -4,6 +4,9 @@ The first response for a key is kept (scoped to provider, tenant, method and pat
 replayed for a retry with the same body. The same key with a different body is a conflict.
 A request that arrives while the first one with its key is still running waits for it, so
 concurrent duplicates create one object.
+
+Keys are bounded per tenant (of a provider) and in all: a tenant sending key after key forgets
+its own oldest keys first, never another tenant's; the global bound is the last resort.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sandbox.core.clock import Clock
 # Stripe keeps keys for 24 hours; the bound keeps a long-running sandbox's memory flat.
 DEFAULT_TTL_SECONDS = 24 * 3600
 DEFAULT_MAX_KEYS = 50_000
+DEFAULT_MAX_KEYS_PER_TENANT = 10_000
 
 # Responses that say "this request was never processed" are not kept, so a corrected retry
 # with the same key can go through (Stripe's rule for validation and auth failures). A
@@ -49,31 +53,45 @@ class Entry:
     response: StoredResponse | None = None
 
 
+Scope = tuple[str, ...]  # (provider, tenant, principal, method, path, key)
+
+
 class IdempotencyStore:
-    def __init__(self, clock: Clock, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+    def __init__(
+        self, clock: Clock, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS,
+        max_keys_per_tenant: int = DEFAULT_MAX_KEYS_PER_TENANT,
+    ) -> None:
         self._clock = clock
         self._ttl = ttl_seconds
         self._max = max_keys
-        self._entries: OrderedDict[tuple[str, ...], Entry] = OrderedDict()
+        self._max_per_tenant = max_keys_per_tenant
+        self._entries: OrderedDict[Scope, Entry] = OrderedDict()  # oldest first
+        self._tenants: dict[tuple[str, ...], OrderedDict[Scope, None]] = {}  # (provider, tenant) -> its scopes, oldest first
 
-    def lookup(self, scope: tuple[str, ...]) -> Entry | None:
+    def lookup(self, scope: Scope) -> Entry | None:
         entry = self._entries.get(scope)
         if entry is not None and entry.done.done() and entry.expires_at <= self._clock.timestamp():
-            del self._entries[scope]
+            self._forget(scope)
             return None
         return entry
 
-    def begin(self, scope: tuple[str, ...], body_fingerprint: str) -> Entry:
+    def begin(self, scope: Scope, body_fingerprint: str) -> Entry:
         entry = Entry(body_fingerprint, self._clock.timestamp() + self._ttl)
+        if scope in self._entries:
+            self._forget(scope)  # begun again: it becomes the newest
         self._entries[scope] = entry
+        mine = self._tenants.setdefault(scope[:2], OrderedDict())
+        mine[scope] = None
+        while len(mine) > self._max_per_tenant:
+            self._forget(next(iter(mine)))
         while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+            self._forget(next(iter(self._entries)))
         return entry
 
-    def finish(self, scope: tuple[str, ...], entry: Entry, response: StoredResponse | None) -> None:
+    def finish(self, scope: Scope, entry: Entry, response: StoredResponse | None) -> None:
         """Record the outcome; `None` forgets the key (the request was not processed)."""
         if response is None and self._entries.get(scope) is entry:
-            del self._entries[scope]
+            self._forget(scope)
         entry.response = response
         if not entry.done.done():
             entry.done.set_result(None)
@@ -81,10 +99,23 @@ class IdempotencyStore:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def tenants(self) -> int:
+        """How many tenants hold keys (each holds at least one)."""
+        return len(self._tenants)
+
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
         """Forget keys; scopes start with (provider, tenant)."""
         if provider is None and tenant is None:
             self._entries.clear()
+            self._tenants.clear()
             return
-        for scope in [s for s in self._entries if provider in (None, s[0]) and tenant in (None, s[1])]:
-            del self._entries[scope]
+        for owner in [o for o in self._tenants if provider in (None, o[0]) and tenant in (None, o[1])]:
+            for scope in self._tenants.pop(owner):
+                del self._entries[scope]
+
+    def _forget(self, scope: Scope) -> None:
+        del self._entries[scope]
+        mine = self._tenants[scope[:2]]
+        del mine[scope]
+        if not mine:
+            del self._tenants[scope[:2]]

@@ -1,8 +1,11 @@
 """Deterministic ids.
 
-Every (tenant, prefix) pair draws from its own random stream derived from the sandbox
-seed, so a test's ids depend only on the seed and on that tenant's own requests, never
-on what other tenants do on a shared server.
+Every (owner, tenant, namespace) triple draws from its own random stream derived from the
+sandbox seed. The owner is a provider (`ids.for_provider(name)` gives it a view bound to its
+name) or the sandbox itself (webhook endpoints, deliveries, scenarios). So a provider's ids
+depend only on the seed and on that tenant's own requests to that provider: never on what
+other tenants, or other providers with a tenant of the same name, do on a shared server; and
+no tenant name, however it is spelled, reaches the sandbox's own streams.
 """
 
 from __future__ import annotations
@@ -11,27 +14,32 @@ import random
 import uuid
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_SANDBOX = ""  # the owner of the sandbox's own streams: no provider is named ""
 
 
-class IdFactory:
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-        self._streams: dict[tuple[str, str], random.Random] = {}
+class IdStreams:
+    """One owner's streams, keyed by tenant and namespace."""
 
-    def _stream(self, tenant: str, prefix: str) -> random.Random:
-        key = (tenant, prefix)
-        stream = self._streams.get(key)
-        if stream is None:
-            stream = self._streams[key] = random.Random(f"{self.seed}:{tenant}:{prefix}")
-        return stream
+    __slots__ = ("_factory", "owner")
 
-    def ulid(self, prefix: str, tenant: str = "") -> str:
+    def __init__(self, factory: IdFactory, owner: str) -> None:
+        self._factory = factory
+        self.owner = owner
+
+    @property
+    def seed(self) -> int:
+        return self._factory.seed
+
+    def _stream(self, tenant: str, namespace: str) -> random.Random:
+        return self._factory._stream(self.owner, tenant, namespace)
+
+    def ulid(self, prefix: str, tenant: str) -> str:
         """`<prefix>_<26 lower-case Crockford base32 chars>`, ULID-shaped."""
         bits = self._stream(tenant, prefix).getrandbits(128)
         # 128 bits in 26 base32 digits: the first digit carries 3 bits, as in a ULID.
         return prefix + "_" + "".join(_CROCKFORD[(bits >> shift) & 31] for shift in range(125, -5, -5))
 
-    def uuid(self, tenant: str = "", namespace: str = "uuid") -> str:
+    def uuid(self, tenant: str, namespace: str = "uuid") -> str:
         return str(uuid.UUID(int=self._stream(tenant, namespace).getrandbits(128), version=4))
 
     def token(self, tenant: str, namespace: str, nbytes: int = 24) -> str:
@@ -48,18 +56,65 @@ class IdFactory:
         stream = self._stream(tenant, namespace)
         return "".join(stream.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(count))
 
+
+class IdFactory:
+    """All the streams. A provider draws through `for_provider(name)`; the factory's own methods
+    draw from the sandbox's streams, named by a tenant starting with `_` (`_webhooks`)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._streams: dict[tuple[str, str, str], random.Random] = {}
+        self._views: dict[str, IdStreams] = {}
+        self._own = IdStreams(self, _SANDBOX)
+
+    def _stream(self, owner: str, tenant: str, namespace: str) -> random.Random:
+        key = (owner, tenant, namespace)
+        stream = self._streams.get(key)
+        if stream is None:
+            # The sandbox's own streams keep the seed text they always had (endpoint ids and secrets
+            # stay what they were); a provider's is the repr of the key, which no two keys share.
+            source = f"{self.seed}:{tenant}:{namespace}" if owner == _SANDBOX else repr((self.seed, owner, tenant, namespace))
+            stream = self._streams[key] = random.Random(source)
+        return stream
+
+    def for_provider(self, name: str) -> IdStreams:
+        """The streams of one provider: its tenants' ids, apart from every other provider's."""
+        if not name or name.startswith("_"):
+            raise ValueError(f"{name!r} cannot own id streams: a provider's name is not empty and does not start with _")
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = IdStreams(self, name)
+        return view
+
+    # -- the sandbox's own streams (endpoints, deliveries, scenarios), which resets keep ---------------
+
+    def _own_tenant(self, tenant: str) -> str:
+        if not tenant.startswith("_"):
+            raise ValueError(f"the sandbox's own id streams are named with a leading _, not {tenant!r}: use ids.for_provider(name)")
+        return tenant
+
+    def ulid(self, prefix: str, tenant: str) -> str:
+        return self._own.ulid(prefix, self._own_tenant(tenant))
+
+    def uuid(self, tenant: str, namespace: str = "uuid") -> str:
+        return self._own.uuid(self._own_tenant(tenant), namespace)
+
+    def token(self, tenant: str, namespace: str, nbytes: int = 24) -> str:
+        return self._own.token(self._own_tenant(tenant), namespace, nbytes)
+
     def __len__(self) -> int:
         return len(self._streams)
 
-    def forget(self, tenant: str | None = None) -> None:
-        """Restart the streams (all, or one tenant's) after a reset.
+    def forget(self, provider: str | None = None, tenant: str | None = None) -> None:
+        """Restart providers' streams after a reset: all of them, one provider's, one tenant's
+        (with every provider), or one provider's tenant's.
 
-        System streams (tenant starting with `_`, e.g. webhook endpoints) are kept: the objects
-        they name survive resets, and a restarted stream would repeat their ids.
+        The sandbox's own streams are never restarted: the objects they name (endpoints,
+        deliveries, scenarios) survive resets, and a restarted stream would repeat their ids.
         """
-        if tenant is None:
-            for key in [k for k in self._streams if not k[0].startswith("_")]:
-                del self._streams[key]
-        else:
-            for key in [k for k in self._streams if k[0] == tenant]:
-                del self._streams[key]
+        doomed = [
+            key for key in self._streams
+            if key[0] != _SANDBOX and provider in (None, key[0]) and tenant in (None, key[1])
+        ]
+        for key in doomed:
+            del self._streams[key]

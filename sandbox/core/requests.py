@@ -8,7 +8,7 @@ parsed, redacted or rendered then: that happens when someone reads the log. With
 
 Redaction, at read time, covers:
 
-- headers: `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie` and every credential
+- headers: `Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-Sandbox-Admin-Token` and every credential
   header a provider declares (`Provider.secret_headers`); the value keeps its scheme word
   (`Bearer [redacted]`), and a JWT keeps its header and claims but loses its signature;
 - anywhere in bodies, query strings and other header values: webhook secrets (`whsec_…`), the
@@ -53,7 +53,7 @@ UNLOGGED = web.RequestKey("sandbox.unlogged", bool)
 DEFAULT_SIZE = 1000
 DEFAULT_BODY_BYTES = 16 * 1024
 
-ALWAYS_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+ALWAYS_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-sandbox-admin-token"})
 REDACTED = "[redacted]"
 
 

@@ -22,7 +22,7 @@ from sandbox.core.store import MemoryStore, Store
 from sandbox.core.webhooks.endpoints import EndpointRegistry
 from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
 
-SYSTEM = "_webhooks"  # the id streams of endpoints and deliveries, which resets keep
+SYSTEM = "_webhooks"  # the sandbox's own id streams (endpoints, deliveries, scenarios), which resets keep
 
 
 @dataclass(slots=True)
@@ -84,10 +84,9 @@ class Runtime:
         self.idempotency.clear(provider, tenant)
         self.scheduler.clear(provider, tenant)
         self.requests.clear(provider, tenant)
-        if tenant is None and provider is None:
-            self.ids.forget()
-        elif tenant is not None:
-            self.ids.forget(tenant)
+        # Only the streams of what was just forgotten start again: a provider's streams are its own,
+        # so a reset scoped to one provider never makes another repeat an id it handed out.
+        self.ids.forget(provider, tenant)
 
     def sizes(self) -> dict[str, int]:
         """How many entries each collection holds: what a reset must bring back down."""

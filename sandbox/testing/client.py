@@ -17,6 +17,8 @@ from typing import Any
 
 Source = str | os.PathLike[str] | Mapping[str, Any]  # a scenario: a file, YAML text, or the document itself
 
+ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"
+
 # No proxies: the sandbox is local, and an HTTP(S)_PROXY meant for the internet must not catch it.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -68,10 +70,12 @@ class SandboxClient:
     the `Response` whatever its status.
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 30.0, admin_token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.changes = Changes()
+        # Sent with every call under /_sandbox/ (never to a provider's API): the sandbox's --admin-token.
+        self.admin_token = admin_token or os.environ.get("SANDBOX_ADMIN_TOKEN", "").strip() or None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
@@ -88,6 +92,8 @@ class SandboxClient:
         if pairs:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(pairs)
         sent = dict(headers or {})
+        if self.admin_token and path.startswith("/_sandbox") and not any(k.lower() == ADMIN_TOKEN_HEADER.lower() for k in sent):
+            sent[ADMIN_TOKEN_HEADER] = self.admin_token
         if json is not None:
             data = jsonlib.dumps(json).encode()
             sent.setdefault("Content-Type", "application/json")

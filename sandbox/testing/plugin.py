@@ -2,7 +2,8 @@
 
 Fixtures `sandbox_server` (the session's server), `sandbox` (one test's view of it, isolated) and
 `sandbox_webhooks` (a verifying receiver); the marker `sandbox_scenario`; the options
-`--sandbox-url`, `--sandbox-seed`, `--sandbox-reset` and `--sandbox-webhook-host`. See docs/pytest.md.
+`--sandbox-url`, `--sandbox-seed`, `--sandbox-reset`, `--sandbox-webhook-host` and `--sandbox-admin-token`.
+See docs/pytest.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import cast
 
 import pytest
 
-from sandbox.testing.client import SandboxError
+from sandbox.testing.client import SandboxClient, SandboxError
 from sandbox.testing.isolation import ResetScope, Sandbox, begin, end, tenant_name
 from sandbox.testing.server import SandboxServer, attach, start
 from sandbox.testing.webhooks import ReceiverServer, WebhookReceiver
@@ -31,6 +32,7 @@ class Options:
     reset: ResetScope
     webhook_host: str
     args: list[str]
+    admin_token: str | None = None
 
 
 _OPTIONS = pytest.StashKey[Options]()
@@ -58,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="host the sandbox reaches sandbox_webhooks' receiver at (default 127.0.0.1; e.g. host.docker.internal) "
         "(ini: sandbox_webhook_host)",
     )
+    group.addoption(
+        "--sandbox-admin-token", default=None, metavar="TOKEN",
+        help="the --sandbox-url sandbox's admin token, sent with every /_sandbox/ call (default SANDBOX_ADMIN_TOKEN)",
+    )
     parser.addini("sandbox_url", "URL of a running sandbox to use (like --sandbox-url)", default="")
     parser.addini("sandbox_seed", "seed of the sandbox the plugin starts (like --sandbox-seed)", default="")
     parser.addini("sandbox_reset", "all or tenant (like --sandbox-reset)", default="all")
@@ -83,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
         reset=cast(ResetScope, reset),
         webhook_host=config.getoption("sandbox_webhook_host") or config.getini("sandbox_webhook_host"),
         args=list(config.getini("sandbox_args")),
+        admin_token=config.getoption("sandbox_admin_token") or None,
     )
 
 
@@ -99,7 +106,7 @@ def sandbox_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPat
     options = pytestconfig.stash[_OPTIONS]
     if options.url:
         try:
-            server = attach(options.url)
+            server = _attach(options.url, options.admin_token)
         except SandboxError as exc:
             failure = f"--sandbox-url {options.url}: {exc}"
         else:
@@ -114,11 +121,23 @@ def sandbox_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPat
     else:
         seed = options.seed if options.seed is not None else secrets.randbits(32)
         server = start(seed, tmp_path_factory.mktemp("sandbox") / "server.log", options.args)
+        if options.admin_token:
+            server.admin_token = options.admin_token
     pytestconfig.stash[_USED] = server
     try:
         yield server
     finally:
         server.stop()
+
+
+def _attach(url: str, admin_token: str | None) -> SandboxServer:
+    """`attach`, with the admin token from the first call (the health check) on."""
+    if not admin_token:
+        return attach(url)
+    client = SandboxClient(url, admin_token=admin_token)
+    server = SandboxServer(client.url, owned=False, seed=client.health()["seed"])
+    server.admin_token = admin_token
+    return server
 
 
 @pytest.fixture
@@ -128,6 +147,7 @@ def sandbox(request: pytest.FixtureRequest, sandbox_server: SandboxServer) -> It
     node = request.node
     search = [Path(node.path).parent, request.config.rootpath, Path.cwd()]
     box = Sandbox(sandbox_server, tenant_name(node.nodeid, node.name), options.reset, search)
+    box.admin_token = sandbox_server.admin_token
     try:
         snapshot = begin(box)
     except SandboxError as exc:

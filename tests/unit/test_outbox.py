@@ -377,3 +377,130 @@ async def test_run_ends_when_cancelled_just_after_the_clock_moved():
         assert task in done, "Outbox.run() ignored its cancellation"
     finally:
         await stop(task)
+
+
+# -- bounds per endpoint and tenant (issue 13) ------------------------------------------------
+
+
+async def test_a_dead_receiver_does_not_starve_another_tenants_healthy_one(h):
+    dead = h.endpoint(tenant="t1")
+    healthy = h.endpoint(tenant="t2")
+    h.script(deliver(500, when={"endpoint.id": dead.id}), deliver(200))
+    for n in range(10_200):  # more than the whole outbox used to hold
+        h.publish(f"d{n}", tenant="t1")
+    for n in range(300):
+        h.publish(f"h{n}", tenant="t2")
+    await h.flush()
+    assert len(h.outbox.query(endpoint_id=healthy.id, status="delivered")) == 300
+    bound = h.outbox.settings.max_pending_per_endpoint
+    assert len(h.outbox.query(endpoint_id=dead.id, status="pending")) == bound == 1000
+    dropped = h.outbox.query(endpoint_id=dead.id, status="failed")
+    assert len(dropped) == 10_200 - bound
+    assert dropped[0].attempts == [] and dropped[0].note == (
+        f"not sent: 1000 deliveries of tenant t1 to endpoint {dead.id} were already pending (its receiver is not keeping up)"
+    )
+
+
+async def test_one_tenant_cannot_fill_the_outbox_through_many_endpoints(make):
+    h = make(max_pending_per_endpoint=3, max_pending_per_tenant=5, max_pending=100)
+    h.script(deliver(500))
+    for _ in range(4):
+        h.endpoint(tenant="t1")
+    h.endpoint(tenant="t2")
+    h.publish("o1", tenant="t1")  # 4 deliveries
+    h.publish("o2", tenant="t1")  # 1 more fits, 3 are dropped
+    h.publish("o3", tenant="t2")
+    await h.flush()
+    assert len(h.outbox.query(tenant="t1", status="pending")) == 5
+    notes = {d.note for d in h.outbox.query(tenant="t1", status="failed")}
+    assert notes == {"not sent: 5 deliveries of tenant t1 were already pending"}
+    assert len(h.outbox.query(tenant="t2", status="pending")) == 1
+
+
+async def test_a_dropped_delivery_stays_in_the_log_until_older_finished_ones_go(make):
+    h = make(max_pending=2, max_deliveries=2)
+    h.script(deliver(500, when={"event.type": "stuck"}), deliver(200))
+    h.endpoint()
+    h.publish("early", "fine")
+    await h.flush()
+    h.publish("a", "stuck")
+    h.publish("b", "stuck")
+    h.publish("c", "stuck")  # dropped: two are pending
+    await h.flush()
+    dropped = h.only(object_id="c")
+    assert dropped["status"] == "failed" and dropped["note"] == "not sent: the outbox was full (2 deliveries pending)"
+    assert h.only(object_id="early")["status"] == "delivered"  # two finished fit in the log
+    h.publish("d", "stuck")  # dropped too: the oldest finished one (early) goes, not a drop
+    await h.flush()
+    assert [d.event.object_id for d in h.outbox.query()] == ["a", "b", "c", "d"]
+    h.publish("e", "stuck")
+    assert [d.event.object_id for d in h.outbox.query()] == ["a", "b", "d", "e"]
+
+
+async def test_pending_counts_return_to_zero(make):
+    h = make(max_pending_per_endpoint=2)
+    h.script(deliver(500, times=3), deliver(200))
+    ep = h.endpoint()
+    for n in range(3):
+        h.publish(f"o{n}")
+    await h.flush()
+    assert h.outbox.pending_counts() == {"total": 2, "per_tenant": {("acme", "t1"): 2}, "per_endpoint": {(ep.id, "t1"): 2}}
+    for seconds in SCHEDULE:
+        await h.advance(seconds)
+    assert h.outbox.pending_counts() == {"total": 0, "per_tenant": {}, "per_endpoint": {}}
+    h.publish("again")
+    await h.flush()
+    h.outbox.clear()
+    assert h.outbox.pending_counts() == {"total": 0, "per_tenant": {}, "per_endpoint": {}}
+    assert h.outbox.sizes() == {"deliveries": 0, "delivery_chains": 0, "due": 0}
+
+
+async def test_each_endpoint_has_its_own_slots(make):
+    h = make(concurrency=6, concurrency_per_endpoint=2)
+    gate = asyncio.Event()
+    seen: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    async def post(delivery, endpoint):
+        seen[endpoint.id] = seen.get(endpoint.id, 0) + 1
+        most[endpoint.id] = max(most.get(endpoint.id, 0), seen[endpoint.id])
+        try:
+            if endpoint.url.endswith("slow"):
+                await gate.wait()
+        finally:
+            seen[endpoint.id] -= 1
+        return 200, None
+
+    h.outbox._post = post  # a receiver in memory: the slow one hangs until the gate opens
+    slow = h.endpoints.add("acme", "http://receiver.invalid/slow", "2026-01-01T00:00:00.000Z", tenant="t1")
+    fast = h.endpoints.add("acme", "http://receiver.invalid/fast", "2026-01-01T00:00:00.000Z", tenant="t2")
+    for n in range(10):
+        h.publish(f"s{n}", tenant="t1")
+    for n in range(50):
+        h.publish(f"f{n}", tenant="t2")
+    for _ in range(10_000):  # no time passes: the loop only gets its turns
+        if len(h.outbox.query(endpoint_id=fast.id, status="delivered")) == 50:
+            break
+        await asyncio.sleep(0)
+    assert len(h.outbox.query(endpoint_id=fast.id, status="delivered")) == 50
+    assert seen[slow.id] == 2 and most[slow.id] == 2
+    assert h.outbox.sizes()["due"] == 8  # the slow endpoint's others wait for its slots
+    gate.set()
+    await h.flush()
+    assert len(h.outbox.query(endpoint_id=slow.id, status="delivered")) == 10 and most[slow.id] == 2
+    assert h.outbox.sizes() == {"deliveries": 60, "delivery_chains": 0, "due": 0}
+
+
+async def test_one_tenant_cannot_push_everyone_elses_deliveries_out_of_the_log(make):
+    h = make(max_deliveries=10)
+    h.script(deliver(200))
+    h.endpoint()
+    for n in range(3):
+        h.publish(f"quiet{n}", tenant="quiet")
+    await h.flush()
+    for n in range(50):
+        h.publish(f"loud{n}", tenant="loud")
+    await h.flush()
+    assert [d.event.object_id for d in h.outbox.query(tenant="quiet")] == ["quiet0", "quiet1", "quiet2"]
+    assert [d.event.object_id for d in h.outbox.query(tenant="loud")] == [f"loud{n}" for n in range(43, 50)]
+    assert h.outbox.sizes()["deliveries"] == 10

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,10 +74,15 @@ def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loade
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ScenarioError([Problem(name, mark.line + 1 if mark else None, "yaml", str(getattr(exc, "problem", exc)))]) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):  # an explicit tag on a value it cannot read
+        raise ScenarioError([_unreadable(name, root)]) from None
     if not isinstance(data, dict):
         raise ScenarioError([Problem(name, 1, "scenario", "must be a mapping with at least `name` and `steps`")])
     if _too_big(data):
         raise ScenarioError([Problem(name, 1, "scenario", f"expands to more than {MAX_NODES} values (anchors and aliases included)")])
+    unfit = _non_finite(name, root)
+    if unfit:
+        raise ScenarioError(unfit)
     try:
         orjson.dumps(data)
     except (orjson.JSONEncodeError, TypeError) as exc:
@@ -105,6 +112,53 @@ def _too_big(data: Any) -> bool:
         elif isinstance(value, list):
             stack.extend(value)
     return False
+
+
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _scalars(root: Any) -> Iterator[tuple[yaml.ScalarNode, str]]:
+    """Every scalar node (keys included) with the dotted path of its value, in file order; an
+    anchor's nodes once, however often they are aliased."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                label = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                stack.extend([(value, f"{path}.{label}" if path else label), (key, path)])
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}.{index}" if path else str(index)) for index, item in reversed(list(enumerate(node.value))))
+        elif isinstance(node, yaml.ScalarNode):
+            yield node, path or "scenario"
+
+
+def _non_finite(name: str, root: Any) -> list[Problem]:
+    """YAML's `.inf`, `-.inf` and `.nan` (and `!!float` values that overflow): JSON has no such
+    numbers, so they would reach a request or a rule as null. Each is refused at its line."""
+    problems: list[Problem] = []
+    for node, path in _scalars(root):
+        if node.tag == _FLOAT_TAG and not math.isfinite(_CONSTRUCTOR.construct_yaml_float(node)):
+            message = f"{node.value!r} is not a number JSON can carry (JSON has no infinity or NaN): write a finite number, or quote it"
+            problems.append(Problem(name, node.start_mark.line + 1, path, message))
+    return problems
+
+
+def _unreadable(name: str, root: Any) -> Problem:
+    """The first value whose explicit tag (`!!float abc`, `!!int x`) cannot read it."""
+    constructor = Loader("")
+    for node, path in _scalars(root):
+        try:
+            constructor.construct_object(node)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, yaml.YAMLError):
+            tag = node.tag.removeprefix("tag:yaml.org,2002:")
+            return Problem(name, node.start_mark.line + 1, path, f"{node.value!r} cannot be read as the !!{tag} its tag asks for")
+    return Problem(name, None, "yaml", "a value cannot be read as its tag says")
 
 
 def _problem(name: str, root: Any, error: FieldError, model: type[BaseModel]) -> Problem:

@@ -21,7 +21,10 @@ import yaml
 
 ID_KEY = re.compile(r"(^id$|Id$|_id$)")
 STATE_KEYS = ("status", "phase")
-MAX_STEPS = 10_000  # a recording left on under load must not grow without bound
+# A recording left on under load must not grow without bound, nor take long to write out.
+MAX_STEPS = 5_000
+MAX_BYTES = 4 * 1024 * 1024  # request and answer bodies, as received
+MAX_DEPTH = 64  # deeper bodies were refused anyway and YAML would not write them
 
 
 @dataclass(slots=True)
@@ -36,6 +39,8 @@ class Recorder:
     _refs: dict[str, str] = field(default_factory=dict)  # id value -> ${step.path}
     _rule_sets: set[str] = field(default_factory=set)  # ids of the loaded rule sets already taken in
     _scoped: bool = False  # `rules` and `tenant` are settled
+    size: int = 0  # bytes of the bodies recorded so far
+    stopped: str | None = None  # why later requests are no longer recorded
 
     def knows_rules(self, set_id: str) -> bool:
         return set_id in self._rule_sets
@@ -66,8 +71,10 @@ class Recorder:
         path = "/_sandbox/scenarios" + (f"?tenant={quote(tenant, safe='')}" if tenant else "")
         self.request("POST", path, {}, {"name": name, "rules": left}, 201, {"id": set_id})
 
-    def request(self, method: str, path: str, headers: dict[str, str], body: Any, status: int, answer: Any) -> None:
-        if len(self.steps) >= MAX_STEPS:
+    def request(
+        self, method: str, path: str, headers: dict[str, str], body: Any, status: int, answer: Any, size: int = 0,
+    ) -> None:
+        if self._full(size) or _depth(body) > MAX_DEPTH or _depth(answer) > MAX_DEPTH:
             return
         name = f"s{len(self.steps) + 1}"
         request: dict[str, Any] = {"method": method, "path": self._refer(path)}
@@ -91,16 +98,30 @@ class Recorder:
         if len(self.steps) < MAX_STEPS:
             self.steps.append({"advance_clock": {"seconds": seconds}})
 
+    def _full(self, size: int) -> bool:
+        if self.stopped is None and len(self.steps) >= MAX_STEPS:
+            self.stopped = f"stopped at {MAX_STEPS} steps"
+        if self.stopped is None and self.size + size > MAX_BYTES:
+            self.stopped = f"stopped at {MAX_BYTES // (1024 * 1024)} MiB of bodies"
+        if self.stopped is None:
+            self.size += size
+        return self.stopped is not None
+
     def to_yaml(self) -> str:
-        document: dict[str, Any] = {"name": self.name, "description": "Recorded by sandbox serve --record", "seed": self.seed}
+        return dump(self.document())
+
+    def document(self) -> dict[str, Any]:
+        """The recording as it stands, copied so that it can be written out while recording goes on."""
+        description = "Recorded by sandbox serve --record" + (f" ({self.stopped})" if self.stopped else "")
+        document: dict[str, Any] = {"name": self.name, "description": description, "seed": self.seed}
         if self.clock:
             document["clock"] = self.clock
         if self.tenant:
             document["tenant"] = self.tenant
         if self.rules:
             document["rules"] = self.rules
-        document["steps"] = self.steps
-        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+        document["steps"] = list(self.steps)
+        return document
 
     def _learn(self, name: str, value: Any, path: list[str]) -> None:
         if isinstance(value, dict):
@@ -124,3 +145,18 @@ class Recorder:
         if isinstance(value, list):
             return [self._refer(v) for v in value]
         return value
+
+
+def dump(document: dict[str, Any]) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
+    """How deeply `value` nests, counted up to `limit` (iteratively: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= limit:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

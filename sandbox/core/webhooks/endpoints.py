@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 
 from sandbox.core.clock import iso_timestamp
+from sandbox.core.errors import invalid_field
 from sandbox.core.events import Event
 from sandbox.core.webhooks.signing import new_secret
+
+
+class TargetCheck(Protocol):
+    """Which URLs may receive webhooks (`core/webhooks/targets.py`)."""
+
+    def refusal(self, url: str) -> str | None: ...
+
+    async def delivery_refusal(self, url: str) -> str | None: ...
 
 
 @dataclass(slots=True)
@@ -51,12 +60,25 @@ class Endpoint:
 
 
 class EndpointRegistry:
-    def __init__(self, make_id: Callable[[], str], random_bytes: Callable[[], bytes]) -> None:
+    def __init__(self, make_id: Callable[[], str], random_bytes: Callable[[], bytes], targets: TargetCheck | None = None) -> None:
         self._make_id = make_id
         self._random_bytes = random_bytes
         self._endpoints: dict[str, Endpoint] = {}
+        self.targets = targets  # set by the face; None: any URL
+
+    def check_url(self, url: str) -> None:
+        """Refuse (a 400 on `url`) a URL webhooks may not go to: this sandbox itself, or a host
+        outside the allow-list. Every registration and URL change passes here."""
+        refused = self.targets.refusal(url) if self.targets is not None else None
+        if refused is not None:
+            raise invalid_field("url", refused)
+
+    async def delivery_refusal(self, url: str) -> str | None:
+        """Checked again before each attempt, with the host's addresses as they resolve now."""
+        return await self.targets.delivery_refusal(url) if self.targets is not None else None
 
     def add(self, provider: str, url: str, created_at: str, *, secret: str | None = None, **options: Any) -> Endpoint:
+        self.check_url(url)
         endpoint = Endpoint(self._make_id(), provider, url, secret or new_secret(self._random_bytes()), created_at, **options)
         self._endpoints[endpoint.id] = endpoint
         return endpoint

@@ -5,6 +5,10 @@
   makes due retries run; `Retry-After` is honoured; a 410 disables the endpoint.
 - Deliveries of one object to one endpoint go out in order: a later one waits until the
   earlier one is delivered or has given up.
+- One receiver cannot hold up another: each endpoint has its own attempts in flight (4) within
+  the global cap, and its own bound of pending deliveries per tenant, within a bound per tenant
+  and the global one (the last resort). A delivery over a bound is recorded as failed with a
+  note, and stays in the log like any finished delivery: the oldest finished ones go first.
 - Signature timestamps are real time, because receivers check them against their own clocks.
 """
 
@@ -14,7 +18,7 @@ import asyncio
 import heapq
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -28,6 +32,7 @@ from sandbox.core.events import Event
 from sandbox.core.registry import WebhookSigner
 from sandbox.core.scenarios.rules import RuleBook
 from sandbox.core.settings import SVIX_SCHEDULE
+from sandbox.core.shares import FairShares
 from sandbox.core.webhooks.endpoints import Endpoint, EndpointRegistry
 
 log = logging.getLogger("sandbox.webhooks")
@@ -84,9 +89,16 @@ class Delivery:
 class OutboxSettings:
     schedule: tuple[float, ...] = SVIX_SCHEDULE
     timeout_seconds: float = 10.0
-    concurrency: int = 16
-    max_deliveries: int = 10_000  # finished deliveries beyond this are forgotten, oldest first
-    max_pending: int = 10_000  # beyond this, new deliveries fail at once: a dead receiver must not eat memory
+    concurrency: int = 64  # attempts in flight at once, across all endpoints
+    concurrency_per_endpoint: int = 4  # a hanging receiver holds these, and no other endpoint's
+    max_deliveries: int = 10_000  # finished deliveries kept in the log; beyond this the oldest finished go
+    # Beyond these, a new delivery fails at once: a dead receiver must not eat memory, nor crowd out others.
+    max_pending_per_endpoint: int = 1_000  # one endpoint's deliveries of one tenant
+    max_pending_per_tenant: int = 2_500  # one tenant's (of one provider), across endpoints
+    max_pending: int = 10_000  # everything: the last resort
+
+
+Entry = tuple[float, int, str]  # (due timestamp, sequence, delivery id)
 
 
 class Outbox:
@@ -100,13 +112,20 @@ class Outbox:
         self._signer = signer  # provider name -> how its webhooks are signed
         self._make_id = make_id
         self.settings = settings
-        self._deliveries: OrderedDict[str, Delivery] = OrderedDict()
+        self._deliveries: OrderedDict[str, Delivery] = OrderedDict()  # creation order
+        # Ids of finished deliveries in the order they finished, shared fairly between (provider, tenant).
+        self._finished: FairShares[tuple[str, str], str] = FairShares(settings.max_deliveries)
         self._chains: dict[tuple[str, str], deque[Delivery]] = {}
-        self._due: list[tuple[float, int, str]] = []
+        self._due: list[Entry] = []
+        self._held: dict[str, deque[Entry]] = {}  # endpoint id -> due deliveries waiting for one of its slots
+        self._ready: dict[str, None] = {}  # endpoints with held deliveries and a slot free since
         self._seq = 0
         self._inflight: set[str] = set()
+        self._inflight_per_endpoint: Counter[str] = Counter()
         self._tasks: set[asyncio.Task] = set()
         self._pending = 0
+        self._pending_per_tenant: Counter[tuple[str, str]] = Counter()  # (provider, tenant)
+        self._pending_per_endpoint: Counter[tuple[str, str]] = Counter()  # (endpoint id, tenant)
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -122,13 +141,14 @@ class Outbox:
         body = orjson.dumps(event.payload)
         for endpoint in endpoints:
             delivery = Delivery(self._make_id(), endpoint.id, event, body, iso(self._clock.now()))
-            self._remember(delivery)
-            if self._pending >= self.settings.max_pending:
-                delivery.note = f"not sent: the outbox was full ({self._pending} deliveries pending)"
+            self._deliveries[delivery.id] = delivery
+            full = self._full(delivery)
+            if full is not None:
+                delivery.note = f"not sent: {full}"
                 delivery.status = "failed"
-                self._trim()
+                self._finished_now(delivery)
                 continue
-            self._pending += 1
+            self._count_pending(delivery, 1)
             chain = self._chains.setdefault(delivery.chain, deque())
             chain.append(delivery)
             if len(chain) == 1:
@@ -144,7 +164,8 @@ class Outbox:
             delivery.resend_asked = True  # attempted again as soon as the current attempt ends
             return delivery
         if delivery.status != "pending":
-            self._pending += 1
+            self._count_pending(delivery, 1)  # an operator's resend is not held to the bounds
+            self._finished.discard(_share(delivery), delivery.id)
         delivery.status = "pending"
         self._schedule(delivery, self._clock.timestamp())
         self._wake.set()
@@ -158,18 +179,33 @@ class Outbox:
         return [d for d in self._deliveries.values() if all(_field(d, name) == value for name, value in wanted.items())]
 
     def sizes(self) -> dict[str, int]:
-        return {"deliveries": len(self._deliveries), "delivery_chains": len(self._chains), "due": len(self._due)}
+        due = len(self._due) + sum(len(held) for held in self._held.values())
+        return {"deliveries": len(self._deliveries), "delivery_chains": len(self._chains), "due": due}
+
+    def pending_counts(self) -> dict[str, Any]:
+        """What the bounds are checked against (counts at zero are not kept)."""
+        return {
+            "total": self._pending, "per_tenant": dict(self._pending_per_tenant), "per_endpoint": dict(self._pending_per_endpoint),
+        }
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
         self._clear_deliveries(provider, tenant)
         self._due = [entry for entry in self._due if entry[2] in self._deliveries]  # drop what was cleared
         heapq.heapify(self._due)
+        for endpoint_id, held in list(self._held.items()):
+            kept = deque(entry for entry in held if entry[2] in self._deliveries)
+            if kept:
+                self._held[endpoint_id] = kept
+            else:
+                del self._held[endpoint_id]
+                self._ready.pop(endpoint_id, None)
 
     def _clear_deliveries(self, provider: str | None, tenant: str | None) -> None:
         for delivery in [d for d in self._deliveries.values() if provider in (None, d.event.provider) and tenant in (None, d.event.tenant)]:
             del self._deliveries[delivery.id]
+            self._finished.discard(_share(delivery), delivery.id)
             if delivery.status == "pending":
-                self._pending -= 1
+                self._count_pending(delivery, -1)
             delivery.status = "failed"  # stops any scheduled retry
             chain = self._chains.get(delivery.chain)
             if chain and delivery in chain:
@@ -203,21 +239,57 @@ class Outbox:
 
     def _busy(self) -> bool:
         now = self._clock.timestamp()
-        return bool(self._inflight) or any(ts <= now and self._valid(ts, did) for ts, _, did in self._due)
+        # Held deliveries wait for an attempt in flight on their endpoint, or their endpoint is ready.
+        return bool(self._inflight) or bool(self._ready) or any(ts <= now and self._valid(ts, did) for ts, _, did in self._due)
 
     def _valid(self, ts: float, delivery_id: str) -> bool:
         delivery = self._deliveries.get(delivery_id)
         return delivery is not None and delivery.status == "pending" and delivery.next_ts == ts
 
     def _start_due(self) -> None:
+        cap = self.settings.concurrency
+        # First the deliveries that were due while their endpoint had no slot, in the order they fell due.
+        for endpoint_id in list(self._ready):
+            held = self._held.get(endpoint_id)
+            while held and len(self._inflight) < cap and self._has_slot(endpoint_id):
+                ts, _, delivery_id = held.popleft()
+                if self._valid(ts, delivery_id) and delivery_id not in self._inflight:
+                    self._start(self._deliveries[delivery_id])
+            if not held:
+                self._held.pop(endpoint_id, None)
+            elif len(self._inflight) >= cap:
+                return  # still ready: it goes on when any slot frees
+            del self._ready[endpoint_id]
         now = self._clock.timestamp()
-        while self._due and self._due[0][0] <= now and len(self._inflight) < self.settings.concurrency:
-            ts, _, delivery_id = heapq.heappop(self._due)
-            if self._valid(ts, delivery_id) and delivery_id not in self._inflight:
-                self._inflight.add(delivery_id)
-                task = asyncio.get_running_loop().create_task(self._attempt(self._deliveries[delivery_id]))
-                self._tasks.add(task)  # keep a reference until it is done
-                task.add_done_callback(self._tasks.discard)
+        while self._due and self._due[0][0] <= now and len(self._inflight) < cap:
+            entry = heapq.heappop(self._due)
+            ts, _, delivery_id = entry
+            if not self._valid(ts, delivery_id) or delivery_id in self._inflight:
+                continue
+            delivery = self._deliveries[delivery_id]
+            if delivery.endpoint_id in self._held or not self._has_slot(delivery.endpoint_id):
+                self._held.setdefault(delivery.endpoint_id, deque()).append(entry)  # its endpoint's slots are taken
+                continue
+            self._start(delivery)
+
+    def _has_slot(self, endpoint_id: str) -> bool:
+        return self._inflight_per_endpoint[endpoint_id] < self.settings.concurrency_per_endpoint
+
+    def _start(self, delivery: Delivery) -> None:
+        self._inflight.add(delivery.id)
+        self._inflight_per_endpoint[delivery.endpoint_id] += 1
+        task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+        self._tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._tasks.discard)
+
+    def _slot_freed(self, delivery: Delivery) -> None:
+        endpoint_id = delivery.endpoint_id
+        self._inflight.discard(delivery.id)
+        self._inflight_per_endpoint[endpoint_id] -= 1
+        if self._inflight_per_endpoint[endpoint_id] <= 0:
+            del self._inflight_per_endpoint[endpoint_id]
+        if endpoint_id in self._held:
+            self._ready[endpoint_id] = None
 
     async def _sleep(self) -> None:
         self._wake.clear()
@@ -251,7 +323,7 @@ class Outbox:
             log.exception("webhook delivery %s crashed", delivery.id)
             self._finish(delivery, "failed")
         finally:
-            self._inflight.discard(delivery.id)
+            self._slot_freed(delivery)
             if delivery.resend_asked:
                 delivery.resend_asked = False
                 self.resend(delivery.id)
@@ -279,6 +351,10 @@ class Outbox:
         at, started = iso(self._clock.now()), time.perf_counter()
         if self._session is None:  # attempts start only from run(), which opens the session
             raise RuntimeError("the outbox is not running")
+        refused = await self._registry.delivery_refusal(endpoint.url)  # never the sandbox itself (core/webhooks/targets.py)
+        if refused is not None:
+            delivery.attempts.append(Attempt(number, at, None, 0.0, error=refused))
+            return None, None
         try:
             async with self._session.post(endpoint.url, data=delivery.body, headers=headers, allow_redirects=False) as resp:
                 excerpt = (await resp.content.read(EXCERPT)).decode("utf-8", "replace")
@@ -306,7 +382,7 @@ class Outbox:
 
     def _finish(self, delivery: Delivery, status: str) -> None:
         if delivery.status == "pending":
-            self._pending -= 1
+            self._count_pending(delivery, -1)
         delivery.status = status
         chain = self._chains.get(delivery.chain)
         if chain is not None and delivery in chain:
@@ -318,21 +394,53 @@ class Outbox:
                 del self._chains[delivery.chain]
             elif was_head:
                 self._schedule(chain[0], self._clock.timestamp())
-        self._trim()
+        if delivery.id in self._deliveries:  # not when a reset already forgot it
+            self._finished_now(delivery)
 
     def _schedule(self, delivery: Delivery, ts: float) -> None:
         delivery.next_ts = ts
         self._seq += 1
         heapq.heappush(self._due, (ts, self._seq, delivery.id))
 
-    def _remember(self, delivery: Delivery) -> None:
-        self._deliveries[delivery.id] = delivery
+    # -- bounds ----------------------------------------------------------------------------
 
-    def _trim(self) -> None:
-        excess = len(self._deliveries) - self.settings.max_deliveries
-        if excess > 0:
-            for old in [d for d in self._deliveries.values() if d.status != "pending"][:excess]:
-                del self._deliveries[old.id]
+    def _full(self, delivery: Delivery) -> str | None:
+        """Why a new delivery cannot be pending, or None: its endpoint's share first, then its tenant's, then the outbox's."""
+        event, settings = delivery.event, self.settings
+        pending = self._pending_per_endpoint[(delivery.endpoint_id, event.tenant)]
+        if pending >= settings.max_pending_per_endpoint:
+            return (
+                f"{pending} deliveries of tenant {event.tenant} to endpoint {delivery.endpoint_id} were already pending "
+                "(its receiver is not keeping up)"
+            )
+        pending = self._pending_per_tenant[(event.provider, event.tenant)]
+        if pending >= settings.max_pending_per_tenant:
+            return f"{pending} deliveries of tenant {event.tenant} were already pending"
+        if self._pending >= settings.max_pending:
+            return f"the outbox was full ({self._pending} deliveries pending)"
+        return None
+
+    def _count_pending(self, delivery: Delivery, change: int) -> None:
+        self._pending += change
+        for counter, key in (
+            (self._pending_per_tenant, (delivery.event.provider, delivery.event.tenant)),
+            (self._pending_per_endpoint, (delivery.endpoint_id, delivery.event.tenant)),
+        ):
+            counter[key] += change
+            if counter[key] <= 0:
+                del counter[key]
+
+    def _finished_now(self, delivery: Delivery) -> None:
+        """Finished deliveries are kept up to `max_deliveries` (pending ones are bounded apart). Beyond,
+        the one that finished first goes, of the tenant that has the most: so a delivery just dropped
+        by a bound stays listed, and one tenant's flood pushes out its own, not everyone's."""
+        self._finished.limit = self.settings.max_deliveries
+        for gone in self._finished.add(_share(delivery), delivery.id, delivery.id):
+            self._deliveries.pop(gone, None)
+
+
+def _share(delivery: Delivery) -> tuple[str, str]:
+    return delivery.event.provider, delivery.event.tenant
 
 
 def _field(delivery: Delivery, name: str) -> Any:

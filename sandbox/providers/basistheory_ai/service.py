@@ -44,6 +44,7 @@ def _pi_kind(entity: str) -> str:
 class BasisTheoryAiService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self.ids = runtime.ids.for_provider(PROVIDER)  # Basis Theory AI's own id streams
 
     # -- payment methods ---------------------------------------------------------------
 
@@ -56,7 +57,7 @@ class BasisTheoryAiService:
             raise invalid_field("card.expirationMonth" if "month" in problem else "card.expirationYear", problem)
         brand = cards.brand(card.number) or "unknown"
         method = PaymentMethod(
-            id=self.rt.ids.uuid(project, "payment_method"),
+            id=self.ids.uuid(project, "payment_method"),
             entity_id=request.entityId,
             brand=brand,
             bin=card.number[:6],
@@ -110,7 +111,7 @@ class BasisTheoryAiService:
         now = self.rt.clock.now()
         expires = self._expiry(now, request.mandates)
         intent = PurchaseIntent(
-            id=self.rt.ids.uuid(project, "purchase_intent"),
+            id=self.ids.uuid(project, "purchase_intent"),
             project_id=project,
             entity_id=entity,
             payment_method_id=method.id,
@@ -195,7 +196,7 @@ class BasisTheoryAiService:
             self._emit(project, intent, event_type, at)
 
     def _emit(self, project: str, intent: PurchaseIntent, event_type: str, at: datetime | None = None) -> None:
-        event_id = self.rt.ids.uuid(project, "event")
+        event_id = self.ids.uuid(project, "event")
         moment = iso(at or self.rt.clock.now(), millis=False)
         self.rt.events.publish(purchase_intent_event(event_id, project, event_type, moment, intent))
 
@@ -230,7 +231,7 @@ class BasisTheoryAiService:
         given = [m.model_dump(exclude_unset=True) for m in request.mandates]
         for mandate in given:
             if mandate["type"] == "consumer" and not mandate["value"]:
-                mandate["value"] = self.rt.ids.uuid(project, "consumer")
+                mandate["value"] = self.ids.uuid(project, "consumer")
         return given
 
     def _expiry(self, now: datetime, given: list) -> datetime:
@@ -245,5 +246,5 @@ class BasisTheoryAiService:
 
     def _virtual_card(self, project: str, brand: str, now: datetime) -> VirtualCard:
         """A Luhn-valid one-time card of the payment method's brand, reproducible from the seed."""
-        number, cvc = cards.issue(brand, self.rt.ids.digits(project, "virtual_card"))
+        number, cvc = cards.issue(brand, self.ids.digits(project, "virtual_card"))
         return VirtualCard(number, f"{now.month:02d}", str(now.year + 3), cvc)

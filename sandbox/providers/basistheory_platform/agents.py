@@ -8,7 +8,7 @@ from sandbox.providers.basistheory_platform.models import Agent, AgentCreate, Ag
 
 def create(ctx: Context, tenant: str, body: AgentCreate) -> Agent:
     details = body.instance_details.model_dump(exclude_none=True) if body.instance_details else None
-    agent = Agent(ctx.rt.ids.uuid(tenant, "agent"), body.name, list(body.enrollment_ids or []), details, ctx.now())
+    agent = Agent(ctx.ids.uuid(tenant, "agent"), body.name, list(body.enrollment_ids or []), details, ctx.now())
     ctx.put(tenant, "agent", agent.id, agent)
     return agent
 

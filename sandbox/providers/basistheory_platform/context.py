@@ -23,6 +23,7 @@ class Wired(Protocol):
 class Context:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self.ids = runtime.ids.for_provider(PROVIDER)  # the platform's own id streams
         self.hooks = Webhooks(runtime, self.tenant_id)
 
     def space(self, tenant: str) -> Space:
@@ -57,7 +58,7 @@ class Context:
         """The id of the tenant behind the API key, made once."""
         tenant_id = self.find(tenant, "config", "tenant_id")
         if tenant_id is None:
-            tenant_id = self.rt.ids.uuid(tenant, "tenant")
+            tenant_id = self.ids.uuid(tenant, "tenant")
             self.put(tenant, "config", "tenant_id", tenant_id)
         return tenant_id
 

@@ -15,11 +15,12 @@ from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.openapi import ResponseDoc
 from sandbox.core.pages import render_page
 from sandbox.core.verification import passkey_page
 from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
 from sandbox.providers.basistheory_platform.events import BtSigner
-from sandbox.providers.basistheory_platform.models import CeremonyStep
+from sandbox.providers.basistheory_platform.models import CeremonyStep, ChallengeForm
 from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE, ThreeDs
 
 KEY_PATH = "/_sandbox/keys/basistheory-webhooks.v1.key"
@@ -30,12 +31,20 @@ def routes(operator: ProviderApi, threeds: ThreeDs, signer: BtSigner) -> list[we
     async def public_key(request: web.Request) -> web.Response:
         return web.Response(body=signer.public_key_pem(), content_type="application/x-pem-file")
 
+    tags = ("basistheory",)
+    page = ResponseDoc("The page", media_type="text/html")
     return [
-        web.get(KEY_PATH, public_key),
-        web.get(PASSKEY_PAGE, passkey_page),
-        web.get(REDIRECT_PAGE + "{id}", redirect_page),
-        *challenge_routes(threeds),
-        operator.route("POST", "/_sandbox/basistheory/instructions/{id}/verify", _verify_instruction(operator)),
+        operator.document("GET", KEY_PATH, public_key, tags=tags, summary="The public key that checks BT-SIGNATURE on webhooks",
+                          responses={200: ResponseDoc("The RSA public key (PEM)", media_type="application/x-pem-file")}),
+        operator.document("GET", PASSKEY_PAGE, passkey_page, tags=tags, summary="The card network's passkey page (for a human)",
+                          responses={200: page}),
+        operator.document("GET", REDIRECT_PAGE + "{id}", redirect_page, tags=tags,
+                          summary="Mastercard's hosted authentication (for a human)",
+                          responses={200: page}),
+        *challenge_routes(operator, threeds),
+        operator.route("POST", "/_sandbox/basistheory/instructions/{id}/verify", _verify_instruction(operator), body=CeremonyStep,
+                       tags=tags, summary="One step of an instruction's verification ceremony, for instructions another provider owns",
+                       responses={200: "The step's answer", 404: "No such instruction"}),
     ]
 
 
@@ -50,7 +59,7 @@ async def redirect_page(request: web.Request) -> web.Response:
     return render_page("Mastercard authentication (sandbox)", body, note="Basis Theory sandbox: stands in for Mastercard's hosted page.")
 
 
-def challenge_routes(threeds: ThreeDs) -> list[web.RouteDef]:
+def challenge_routes(operator: ProviderApi, threeds: ThreeDs) -> list[web.RouteDef]:
     async def challenge(request: web.Request) -> web.Response:
         session_id = escape(request.match_info["id"])
         form = (
@@ -76,7 +85,18 @@ def challenge_routes(threeds: ThreeDs) -> list[web.RouteDef]:
             return render_page("Verify your purchase", f"<p>{escape(error.message)}</p>", 409, note=ACS_NOTE)
         return render_page("Verify your purchase", f"<p>Authentication {escape(status)}. You can close this window.</p>", note=ACS_NOTE)
 
-    return [web.get(CHALLENGE_PAGE + "{id}", challenge), web.post(CHALLENGE_PAGE + "{id}", answer)]
+    tags, page = ("basistheory",), ResponseDoc("The page", media_type="text/html")
+    return [
+        operator.document("GET", CHALLENGE_PAGE + "{id}", challenge, tags=tags,
+                          summary="The issuer's 3-D Secure challenge (for a human)", responses={200: page}),
+        operator.document("POST", CHALLENGE_PAGE + "{id}", answer, tags=tags, body=ChallengeForm, empty_ok=True,
+                          body_media="application/x-www-form-urlencoded",
+                          summary="The challenge's form: the code (123456 in the sandbox), or cancel", responses={
+            200: ResponseDoc("The outcome (or the form again, when no code was typed)", media_type="text/html"),
+            400: ResponseDoc("The form could not be read (a page)", media_type="text/html"),
+            409: ResponseDoc("No challenge waits for this session (a page)", media_type="text/html"),
+        }),
+    ]
 
 
 def _verify_instruction(operator: ProviderApi):

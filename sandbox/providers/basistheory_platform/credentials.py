@@ -30,9 +30,9 @@ def issue(ctx: Context, tenant: str, agent_id: str, instruction_id: str, body: C
     now = ctx.rt.clock.now()
     expires = min(now + LIFETIME, datetime.fromtimestamp(instruction.expires_ts, UTC))
     if instruction.credential_type == "spt":
-        return {"spt": {"id": "spt_" + ctx.rt.ids.alnum(tenant, "spt", 24)}, "expires_at": iso(expires)}
+        return {"spt": {"id": "spt_" + ctx.ids.alnum(tenant, "spt", 24)}, "expires_at": iso(expires)}
     card = {"number": MOCK_PAN_PREFIX + enrollment.card["last4"], "expiration_month": now.month, "expiration_year": now.year + 3,
-            "cvc": ctx.rt.ids.digits(tenant, "cvc", 3)}
+            "cvc": ctx.ids.digits(tenant, "cvc", 3)}
     # The event names the instruction, never the card.
     ctx.hooks.emit(tenant, "agentic.credentials.created", "instruction", instruction.to_wire())
     return {"card": card, "expires_at": iso(expires)}

@@ -34,7 +34,7 @@ def create(ctx: Context, tenant: str, body: EnrollmentCreate) -> Enrollment:
     agent_ids = _agent_ids(ctx, tenant, body)
     provider = "stripe-mock" if body.type == "spt" else f"{token.brand}-mock"
     enrollment = Enrollment(
-        ctx.rt.ids.uuid(tenant, "enrollment"), token.id, {**token.card(), "segment": "consumer", "type": "credit"},
+        ctx.ids.uuid(tenant, "enrollment"), token.id, {**token.card(), "segment": "consumer", "type": "credit"},
         list(agent_ids), body.wallet_name or "Agent Wallet", body.type, provider, _first_status(body.type, profile),
         ctx.now(), profile,
     )

@@ -34,7 +34,7 @@ def create(ctx: Context, tenant: str, agent_id: str, body: InstructionCreate) ->
     # An agentic card's instructions need the cardholder; autofill and SPT ones are approved at once.
     status = "pending_verification" if enrollment.type == "agentic" else "approved"
     instruction = Instruction(
-        ctx.rt.ids.uuid(tenant, "instruction"), agent_id, enrollment.id, body.amount.model_dump(), body.description,
+        ctx.ids.uuid(tenant, "instruction"), agent_id, enrollment.id, body.amount.model_dump(), body.description,
         iso(expires), expires.timestamp(), status, enrollment.type, ctx.now(),
         recurring=body.recurring.model_dump() if body.recurring else None,
         credential_type="spt" if enrollment.type == "spt" else "card",

@@ -297,3 +297,10 @@ class CeremonyStep(Body):
 
     action: Literal[ACTIONS]  # type: ignore[valid-type]
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChallengeForm(BaseModel):
+    """The 3-D Secure challenge page's form (documentation: the page reads it as a form)."""
+
+    code: str | None = None
+    action: Literal["submit", "cancel"] | None = None

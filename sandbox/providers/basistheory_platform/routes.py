@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.openapi import ARRAY, ApiInfo, ResponseDoc, api_key_scheme
 from sandbox.providers.basistheory_platform.models import (
     AgentCreate,
     AgentUpdate,
@@ -159,42 +160,92 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
     def get_session(call: Call) -> Reply:
         return Reply(threeds.session(t(call), call.param("id")).to_wire())
 
+    api.describe(INFO)
     agents, enrollments = "/agentic/agents", "/agentic/enrollments"
     instructions = agents + "/{agent_id}/instructions"
+    deleted = {204: "Deleted"}
+    step = "The enrollment's verification is not at this step"
     return [
-        api.route("GET", "/ping", ping),
-        api.route("GET", "/webhooks/event-types", event_types),  # before /webhooks/{id}
-        api.route("POST", "/webhooks", create_webhook),
-        api.route("GET", "/webhooks", list_webhooks),
-        api.route("GET", "/webhooks/{id}", get_webhook),
-        api.route("PUT", "/webhooks/{id}", put_webhook),
-        api.route("DELETE", "/webhooks/{id}", delete_webhook),
-        api.route("POST", "/3ds/sessions", create_session),
-        api.route("POST", "/3ds/sessions/{id}/authenticate", authenticate_session, idempotent=True),
-        api.route("GET", "/3ds/sessions/{id}/challenge-result", challenge_result),
-        api.route("GET", "/3ds/sessions/{id}", get_session),
-        api.route("POST", "/tokens", create_token),
-        api.route("GET", "/tokens/{id}", get_token),
-        api.route("DELETE", "/tokens/{id}", delete_token),
-        api.route("POST", agents, create_agent),
-        api.route("GET", agents + "/{agent_id}", get_agent),
-        api.route("PATCH", agents + "/{agent_id}", update_agent),
-        api.route("DELETE", agents + "/{agent_id}", delete_agent),
-        api.route("POST", enrollments, create_enrollment),
-        api.route("GET", enrollments, list_enrollments),
-        api.route("GET", enrollments + "/{id}", get_enrollment),
-        api.route("DELETE", enrollments + "/{id}", delete_enrollment),
-        api.route("POST", enrollments + "/{id}/retry", retry),
-        api.route("POST", enrollments + "/{id}/verify", verify("start", VerifyStart, lambda b: None)),
-        api.route("POST", enrollments + "/{id}/verify/method", verify("method", VerifyMethod, lambda b: b.method_id)),
-        api.route("POST", enrollments + "/{id}/verify/otp", verify("otp", VerifyOtp, lambda b: b.otp_code)),
-        api.route("POST", enrollments + "/{id}/verify/complete", verify("complete", VerifyComplete, lambda b: None)),
-        api.route("POST", instructions, create_instruction),
-        api.route("GET", instructions, list_instructions),
-        api.route("GET", instructions + "/{id}", get_instruction),
-        api.route("PATCH", instructions + "/{id}", update_instruction),
-        api.route("DELETE", instructions + "/{id}", delete_instruction),
-        api.route("POST", instructions + "/{id}/verify", verify_instruction),
-        api.route("POST", instructions + "/{id}/verify/passkey", verify_passkey),
-        api.route("POST", instructions + "/{id}/credentials", credentials),
+        api.route("GET", "/ping", ping, summary="Check the key", responses={200: "{}"}),
+        # before /webhooks/{id}
+        api.route("GET", "/webhooks/event-types", event_types, summary="The event types a webhook may subscribe to",
+                  responses={200: ResponseDoc("The event types (a bare array of strings)", schema=ARRAY)}),
+        api.route("POST", "/webhooks", create_webhook, body=WebhookBody, summary="Create a webhook", responses={201: "The webhook"}),
+        api.route("GET", "/webhooks", list_webhooks, summary="List the tenant's webhooks", responses={200: "{data, pagination}"}),
+        api.route("GET", "/webhooks/{id}", get_webhook, summary="Retrieve a webhook", responses={200: "The webhook"}),
+        api.route("PUT", "/webhooks/{id}", put_webhook, body=WebhookBody, summary="Replace a webhook", responses={200: "The webhook"}),
+        api.route("DELETE", "/webhooks/{id}", delete_webhook, summary="Delete a webhook", responses=deleted),
+        api.route("POST", "/3ds/sessions", create_session, body=SessionCreate, summary="Create a 3-D Secure session",
+                  responses={201: "The session", 400: "No token, or the token was not found"}),
+        api.route("POST", "/3ds/sessions/{id}/authenticate", authenticate_session, idempotent=True, body=Authenticate,
+                  summary="Authenticate a 3-D Secure session (frictionless, or a challenge)", responses={200: "The authentication"}),
+        api.route("GET", "/3ds/sessions/{id}/challenge-result", challenge_result, summary="The outcome of a session's challenge",
+                  responses={200: "The authentication", 404: "The session was not authenticated yet"}),
+        api.route("GET", "/3ds/sessions/{id}", get_session, summary="Retrieve a 3-D Secure session", responses={200: "The session"}),
+        api.route("POST", "/tokens", create_token, body=TokenCreate, summary="Create a card token", responses={201: "The token (masked)"}),
+        api.route("GET", "/tokens/{id}", get_token, summary="Retrieve a card token", responses={200: "The token (masked)"}),
+        api.route("DELETE", "/tokens/{id}", delete_token, summary="Delete a card token", responses=deleted),
+        api.route("POST", agents, create_agent, body=AgentCreate, summary="Create an agent", responses={201: "The agent"}),
+        api.route("GET", agents + "/{agent_id}", get_agent, summary="Retrieve an agent", responses={200: "The agent"}),
+        api.route("PATCH", agents + "/{agent_id}", update_agent, body=AgentUpdate, empty_ok=True, summary="Update an agent",
+                  responses={200: "The agent"}),
+        api.route("DELETE", agents + "/{agent_id}", delete_agent, summary="Delete an agent", responses=deleted),
+        api.route("POST", enrollments, create_enrollment, body=EnrollmentCreate, summary="Enroll a card token", responses={
+            201: "The enrollment, in pending_verification", 400: "The token or an agent was not found",
+            422: "The card's brand cannot be enrolled",
+        }),
+        api.route("GET", enrollments, list_enrollments, query=PageQuery, summary="List the tenant's enrollments", responses={
+            200: "{data, pagination: {next_cursor, has_more}}", 400: "cursor names no enrollment",
+        }),
+        api.route("GET", enrollments + "/{id}", get_enrollment, summary="Retrieve an enrollment", responses={200: "The enrollment"}),
+        api.route("DELETE", enrollments + "/{id}", delete_enrollment, summary="Delete an enrollment", responses=deleted),
+        api.route("POST", enrollments + "/{id}/retry", retry, summary="Retry a failed enrollment",
+                  responses={200: "The enrollment", 422: "Only failed enrollments can be retried"}),
+        api.route("POST", enrollments + "/{id}/verify", verify("start", VerifyStart, lambda b: None), body=VerifyStart,
+                  summary="Start the cardholder's verification of an enrollment", responses={
+            200: "The verification's next step", 409: "The enrollment is not pending_verification", 422: step,
+        }),
+        api.route("POST", enrollments + "/{id}/verify/method", verify("method", VerifyMethod, lambda b: b.method_id), body=VerifyMethod,
+                  summary="Choose the OTP method",
+                  responses={200: "The verification's next step", 400: "Not an offered method", 422: step}),
+        api.route("POST", enrollments + "/{id}/verify/otp", verify("otp", VerifyOtp, lambda b: b.otp_code), body=VerifyOtp,
+                  summary="Send the OTP", responses={200: "The verification's next step", 422: step}),
+        api.route("POST", enrollments + "/{id}/verify/complete", verify("complete", VerifyComplete, lambda b: None),
+                  body=VerifyComplete, empty_ok=True, summary="Complete the verification (passkey or Mastercard)",
+                  responses={200: "The verification's outcome", 422: step}),
+        api.route("POST", instructions, create_instruction, body=InstructionCreate, summary="Create an instruction for an agent",
+                  responses={201: "The instruction", 400: "expires_at is not in the future",
+                             422: "The enrollment is missing or not active"}),
+        api.route("GET", instructions, list_instructions, query=PageQuery, summary="List an agent's instructions", responses={
+            200: "{data, pagination: {next_cursor, has_more}}", 400: "cursor names no instruction",
+        }),
+        api.route("GET", instructions + "/{id}", get_instruction, summary="Retrieve an instruction", responses={200: "The instruction"}),
+        api.route("PATCH", instructions + "/{id}", update_instruction, body=InstructionUpdate, empty_ok=True,
+                  summary="Update an instruction (a higher amount needs the cardholder again)",
+                  responses={200: "The instruction", 422: "The instruction's status does not allow it"}),
+        api.route("DELETE", instructions + "/{id}", delete_instruction, summary="Delete an instruction", responses=deleted),
+        api.route("POST", instructions + "/{id}/verify", verify_instruction, body=VerifyStart,
+                  summary="Start the cardholder's verification of an instruction",
+                  responses={200: "The verification's next step", 422: "The instruction is not pending_verification"}),
+        api.route("POST", instructions + "/{id}/verify/passkey", verify_passkey, body=VerifyPasskey,
+                  summary="Finish an instruction's verification with the passkey's assurance data",
+                  responses={200: "The instruction, or the verification's answer",
+                             422: "The verification was not started or did not succeed"}),
+        api.route("POST", instructions + "/{id}/credentials", credentials, body=CredentialsCreate, empty_ok=True,
+                  summary="Get a payment credential under an approved instruction", responses={
+            201: "The credential", 400: "The merchant is required for card instructions",
+            422: "The instruction or enrollment does not allow it, or the amount is above the instruction's",
+        }),
     ]
+
+
+INFO = ApiInfo(
+    title="Basis Theory platform (sandbox)",
+    description=(
+        "Card tokens, agentic enrollments, agents, instructions and credentials, 3-D Secure and webhooks at the paths of "
+        "https://api.basistheory.com (as the official SDK calls them), emulated by the sandbox. Errors are RFC 7807 "
+        "problem details; a wrong-state call is a 422, as the SDK declares."
+    ),
+    security={"apiKey": api_key_scheme("BT-API-KEY", "A test key, key_test_<anything>: each key is its own tenant")},
+    auth_responses={401: "The key is missing or not a test key"},
+)

@@ -84,6 +84,7 @@ class Session:
 class ThreeDs:
     def __init__(self, runtime: Runtime, tenant_id, hooks) -> None:
         self.rt = runtime
+        self.ids = runtime.ids.for_provider(PROVIDER)
         self._tenant_id = tenant_id
         self.hooks = hooks
 
@@ -92,7 +93,7 @@ class ThreeDs:
         if token is None:
             raise invalid_field("token_id", "The token was not found.")
         session = Session(
-            self.rt.ids.uuid(tenant, "3ds_session"), self._tenant_id(tenant), token.id, token.brand, token.number,
+            self.ids.uuid(tenant, "3ds_session"), self._tenant_id(tenant), token.id, token.brand, token.number,
             body.type, body.device, body.metadata, iso(self.rt.clock.now()),
         )
         self.rt.store.put(Space(PROVIDER, tenant), "3ds_session", session.id, session)
@@ -160,11 +161,11 @@ class ThreeDs:
         shifted = status in ("successful", "attempted")
         auth: dict[str, Any] = {
             "session_id": session.id, "token_id": session.token_id, "pan_token_id": session.token_id, "threeds_version": "2.2.0",
-            "acs_transaction_id": self.rt.ids.uuid(tenant, "3ds_acs"), "ds_transaction_id": self.rt.ids.uuid(tenant, "3ds_ds"),
+            "acs_transaction_id": self.ids.uuid(tenant, "3ds_acs"), "ds_transaction_id": self.ids.uuid(tenant, "3ds_ds"),
             "acs_reference_number": "mock-acs-reference-number", "ds_reference_number": "mock-ds-reference-number",
             "authentication_status": status, "authentication_status_code": CODES[status], "liability_shifted": shifted,
         }
         if shifted:
-            cavv = base64.b64encode(bytes.fromhex(self.rt.ids.token(tenant, "3ds_cavv", 20))).decode()
+            cavv = base64.b64encode(bytes.fromhex(self.ids.token(tenant, "3ds_cavv", 20))).decode()
             auth.update({"authentication_value": cavv, "eci": {"successful": "05", "attempted": "06"}[status]})
         return auth

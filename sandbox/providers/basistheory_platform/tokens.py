@@ -17,9 +17,9 @@ def create(ctx: Context, tenant: str, body: TokenCreate) -> Token:
     if problem:
         raise invalid_field("data.expiration_year", f"The {problem}." if problem.startswith("card") else f"The card {problem}.")
     # The same number always gets the same fingerprint (for one seed), so duplicates can be spotted.
-    fingerprint = hashlib.sha256(f"{ctx.rt.ids.seed}:{data.number}".encode()).hexdigest()[:44]
+    fingerprint = hashlib.sha256(f"{ctx.ids.seed}:{data.number}".encode()).hexdigest()[:44]
     token = Token(
-        ctx.rt.ids.uuid(tenant, "token"), ctx.tenant_id(tenant), cards.brand(data.number) or "unknown",
+        ctx.ids.uuid(tenant, "token"), ctx.tenant_id(tenant), cards.brand(data.number) or "unknown",
         data.number[:6], data.number[-4:], data.expiration_month, data.expiration_year, fingerprint, data.number,
         body.metadata, iso(now),
     )

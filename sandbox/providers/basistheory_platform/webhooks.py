@@ -47,6 +47,7 @@ def to_wire(endpoint: Endpoint) -> dict[str, Any]:
 class Webhooks:
     def __init__(self, runtime: Runtime, tenant_id) -> None:
         self.rt = runtime
+        self.ids = runtime.ids.for_provider(PROVIDER)
         self._tenant_id = tenant_id
 
     def create(self, tenant: str, body: WebhookBody) -> Endpoint:
@@ -73,6 +74,7 @@ class Webhooks:
 
     def replace(self, tenant: str, webhook_id: str, body: WebhookBody) -> Endpoint:
         endpoint = self.get(tenant, webhook_id)
+        self.rt.endpoints.check_url(body.url)  # as a creation is checked: never the sandbox itself
         endpoint.description, endpoint.url, endpoint.events = body.name, body.url, list(body.events)
         endpoint.extra.update(
             notify_email=body.notify_email, modified_by=endpoint.extra["created_by"], modified_at=iso(self.rt.clock.now()),
@@ -84,7 +86,7 @@ class Webhooks:
 
     def emit(self, tenant: str, event_type: str, object_name: str, obj: dict[str, Any]) -> None:
         """Record a platform event in Basis Theory's envelope (the outbox delivers it)."""
-        event_id = self.rt.ids.uuid(tenant, "event")
-        trace_id = self.rt.ids.uuid(tenant, "trace")
+        event_id = self.ids.uuid(tenant, "event")
+        trace_id = self.ids.uuid(tenant, "trace")
         now = iso(self.rt.clock.now())
         self.rt.events.publish(platform_event(event_id, tenant, self._tenant_id(tenant), trace_id, event_type, now, object_name, obj))

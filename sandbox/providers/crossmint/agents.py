@@ -14,7 +14,7 @@ class Agents:
         self.records = records
 
     def create(self, project: str, user: str, body: AgentBody) -> Agent:
-        ids = self.records.rt.ids
+        ids = self.records.ids
         agent = Agent(
             ids.uuid(project, "agent"), body.metadata.model_dump(exclude_none=True), iso(self.records.now()),
             bt_agent_id="agt_bt" + ids.alnum(project, "bt_agent", 30),

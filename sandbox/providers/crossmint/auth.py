@@ -3,7 +3,9 @@
 A key `ck_staging_<project>` or `sk_staging_<project>` names the project, which is the tenant;
 client and server keys of one project share it. Resources belong to a user: the JWT's `sub`
 when a token is sent (as Crossmint's own quickstarts do), otherwise the key's default user, so
-the seed's curl (key only) works too. Signatures of keys and tokens are never checked.
+the seed's curl (key only) works too. The default user is the empty name, which no token can
+take (a `sub` must not be empty), so a JWT never sees what key-only callers made. Signatures of
+keys and tokens are never checked.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sandbox.core.api import PRINCIPAL
 from sandbox.core.errors import ErrorKind, SandboxError
 
 KEY = re.compile(r"(ck|sk)_(staging|development|production)_([A-Za-z0-9_\-]{1,200})")
-DEFAULT_USER = "default-user"
+DEFAULT_USER = ""  # key-only callers: a JWT's sub is never empty, so no token acts for them
 _PROJECT = re.compile(r"^(?:ck|sk)_[a-z]+_(.+)$")
 
 

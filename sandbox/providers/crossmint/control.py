@@ -22,7 +22,12 @@ def routes(api: ProviderApi, service: CrossmintService) -> list[web.RouteDef]:
         outcome = call.parse(EnrollmentOutcome, empty_ok=True).outcome
         return Reply(service.complete_enrollment(call.param("id"), outcome).to_wire())
 
+    tags = ("crossmint",)
     return [
-        api.route("POST", "/_sandbox/crossmint/order-intents/{id}/verify", verify_intent),
-        api.route("POST", "/_sandbox/crossmint/enrollments/{id}/complete", complete_enrollment),
+        api.route("POST", "/_sandbox/crossmint/order-intents/{id}/verify", verify_intent, body=VerifyShortcut, empty_ok=True,
+                  tags=tags, summary="Finish an order intent's verification at once (the cardholder), success or failure",
+                  responses={200: "The order intent", 409: "The order intent is not waiting for verification"}),
+        api.route("POST", "/_sandbox/crossmint/enrollments/{id}/complete", complete_enrollment, body=EnrollmentOutcome,
+                  empty_ok=True, tags=tags, summary="Finish a pending agentic enrollment (the cardholder): active or failed",
+                  responses={200: "The enrollment", 409: "The enrollment is no longer pending"}),
     ]

@@ -28,7 +28,7 @@ class PaymentMethods:
     # -- payment methods ------------------------------------------------------------------
 
     def create(self, project: str, user: str, body: PaymentMethodBody) -> PaymentMethod:
-        card, now, ids = body.card, self.records.now(), self.records.rt.ids
+        card, now, ids = body.card, self.records.now(), self.records.ids
         problem = cards.expiry_problem(int(card.expiration.month), int(card.expiration.year), now)
         if problem:
             raise invalid_field("card.expiration", problem)
@@ -80,7 +80,7 @@ class PaymentMethods:
         attempts = current.attempts + 1 if current else 1
         status = _first_status(method.profile, attempts)
         enrollment = Enrollment(
-            "enr_" + self.records.rt.ids.uuid(project, "enrollment"), status, body.email, self.records.public_key(project),
+            "enr_" + self.records.ids.uuid(project, "enrollment"), status, body.email, self.records.public_key(project),
             attempts=attempts,
         )
         if status == "pending":

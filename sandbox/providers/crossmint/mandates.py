@@ -39,7 +39,7 @@ class Credentials:
         enforce(intent, amount, now)
         # A deleted card still serves its active intents; its brand is then unknown.
         method = self.methods.find(project, user, intent.payment_method_id)
-        number, cvc = cards.issue(method.brand if method else "visa", self.records.rt.ids.digits(project, "virtual_card"))
+        number, cvc = cards.issue(method.brand if method else "visa", self.records.ids.digits(project, "virtual_card"))
         intent.spends.append((now.timestamp(), amount))
         payload = {"orderIntentId": intent.id, "merchant": body.merchant.model_dump()}
         self.records.emit(project, machine.CREDENTIALS_ISSUED_EVENT, intent.id, payload)

@@ -38,7 +38,7 @@ class OrderIntents:
         if problems:
             raise SandboxError(ErrorKind.VALIDATION, "; ".join(f"{p.field} {p.message}" for p in problems), fields=problems)
         agent = self.agents.get(project, user, body.agentId)
-        now, ids = self.records.now(), self.records.rt.ids
+        now, ids = self.records.now(), self.records.ids
         expires_ts = _parse_z(body.expiresAt).timestamp() if body.expiresAt else None
         if expires_ts is not None and expires_ts <= now.timestamp():
             raise invalid_field("expiresAt", "must be in the future")
@@ -62,6 +62,8 @@ class OrderIntents:
         self.records.emit(project, machine.CREATED_EVENT, intent.id, intent.to_wire())
         if not self._scripted_phase(project, user, intent, body):
             self._advance_payment_method(project, user, intent)
+        if intent.phase == "requires-payment-method":
+            self.records.wait_for_card(project, user, intent.payment_method_id, intent.id)
         if expires_ts is not None:
             self.records.rt.scheduler.at(expires_ts, PROVIDER, project, KIND, intent.id)
         return intent
@@ -72,10 +74,12 @@ class OrderIntents:
         if method is None:
             return
         self.methods.refresh(project, method)
-        waiting: list[OrderIntent] = self.records.all(project, user, KIND)
-        for intent in reversed(waiting):  # oldest first, as they were created
-            if intent.payment_method_id == method_id and intent.phase == "requires-payment-method":
+        for intent_id in self.records.waiting_for_card(project, user, method_id):  # oldest first
+            intent = self.stored(project, user, intent_id)
+            if intent is not None and intent.phase == "requires-payment-method":
                 self._refresh(project, user, intent)
+            if intent is None or intent.phase != "requires-payment-method":
+                self.records.done_waiting(project, user, method_id, intent_id)
 
     def all(self, project: str, user: str, agent_id: str | None) -> list[OrderIntent]:
         found: list[OrderIntent] = self.records.all(project, user, KIND)

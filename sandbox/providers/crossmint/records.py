@@ -18,7 +18,6 @@ from sandbox.providers.crossmint.events import event
 
 PROVIDER = "crossmint"
 INDEX = "index"  # id -> (user, kind, object id)
-EVERYTHING = 10_000  # unpaged lists (agents, order intents) read a whole collection
 
 
 class Owner(NamedTuple):
@@ -41,6 +40,7 @@ def _collection(kind: str, user: str) -> str:
 class Records:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self.ids = runtime.ids.for_provider(PROVIDER)  # Crossmint's own id streams
 
     # -- per-user collections -----------------------------------------------------------
 
@@ -58,7 +58,9 @@ class Records:
         return obj
 
     def all(self, project: str, user: str, kind: str) -> list[Any]:
-        return self.rt.store.page(_space(project), _collection(kind, user), limit=EVERYTHING).items
+        """The whole collection, newest first: Crossmint does not page agents or order intents."""
+        space, collection = _space(project), _collection(kind, user)
+        return self.rt.store.page(space, collection, limit=self.rt.store.count(space, collection)).items
 
     def page(self, project: str, user: str, kind: str, limit: int, cursor: str | None) -> Page:
         """Raises the store's UnknownCursor for a cursor that names nothing."""
@@ -66,6 +68,19 @@ class Records:
 
     def delete(self, project: str, user: str, kind: str, obj_id: str) -> None:
         self.rt.store.delete(_space(project), _collection(kind, user), obj_id)
+
+    # -- order intents waiting for a card -------------------------------------------------
+
+    def wait_for_card(self, project: str, user: str, method_id: str, intent_id: str) -> None:
+        """Noted so that a completed enrollment finds its intents without reading all of them."""
+        self.rt.store.put(_space(project), _collection(_waiting(method_id), user), intent_id, intent_id)
+
+    def waiting_for_card(self, project: str, user: str, method_id: str) -> list[str]:
+        """Oldest first, as they were created."""
+        return self.all(project, user, _waiting(method_id))[::-1]
+
+    def done_waiting(self, project: str, user: str, method_id: str, intent_id: str) -> None:
+        self.rt.store.delete(_space(project), _collection(_waiting(method_id), user), intent_id)
 
     # -- the id index ---------------------------------------------------------------------
 
@@ -93,17 +108,21 @@ class Records:
         space = _space(project)
         key = self.rt.store.get(space, "config", "bt_public_api_key")
         if key is None:
-            key = "key_test_" + self.rt.ids.alnum(project, "bt_public_key", 24)
+            key = "key_test_" + self.ids.alnum(project, "bt_public_key", 24)
             self.rt.store.put(space, "config", "bt_public_api_key", key)
         return key
 
     def emit(self, project: str, event_type: str, object_id: str, payload: dict[str, Any], at: datetime | None = None) -> None:
         """`at` back-dates an event to when a read-time transition really happened."""
-        event_id = "evt_" + self.rt.ids.uuid(project, "event")
+        event_id = "evt_" + self.ids.uuid(project, "event")
         self.rt.events.publish(event(event_id, project, event_type, iso(at or self.rt.clock.now()), object_id, payload))
 
     def now(self) -> datetime:
         return self.rt.clock.now()
+
+
+def _waiting(method_id: str) -> str:
+    return f"waiting_for:{method_id!r}"  # quoted: a sent id holding `@` cannot run into the user's name
 
 
 def _space(project: str) -> Space:

@@ -6,6 +6,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.openapi import ARRAY, ApiInfo, ResponseDoc, api_key_scheme, bearer_scheme
 from sandbox.providers.crossmint.auth import user
 from sandbox.providers.crossmint.models import AgentBody, CredentialsBody, EnrollmentBody, OrderIntentBody, PageQuery, PaymentMethodBody
 from sandbox.providers.crossmint.service import CrossmintService
@@ -83,22 +84,60 @@ def routes(api: ProviderApi, service: CrossmintService) -> list[web.RouteDef]:
     def credentials(call: Call) -> Reply:
         return Reply(service.credentials(*who(call), call.param("id"), call.parse(CredentialsBody)), 201)
 
+    api.describe(INFO)
     agents, methods, intents = BASE + "/agents", BASE + "/payment-methods", BASE + "/order-intents"
+    deleted = "Deleted"
     return [
-        api.route("POST", agents, create_agent, idempotent=True),
-        api.route("GET", agents, list_agents),
-        api.route("GET", agents + "/{id}", get_agent),
-        api.route("PATCH", agents + "/{id}", update_agent),
-        api.route("DELETE", agents + "/{id}", delete_agent),
-        api.route("POST", methods, create_payment_method, idempotent=True),
-        api.route("GET", methods, list_payment_methods),
-        api.route("GET", methods + "/{id}", get_payment_method),
-        api.route("DELETE", methods + "/{id}", delete_payment_method),
-        api.route("POST", methods + "/{id}/agentic-enrollment", enroll, idempotent=True),
-        api.route("GET", methods + "/{id}/agentic-enrollment", get_enrollment),
-        api.route("POST", intents, create_intent, idempotent=True),
-        api.route("GET", intents, list_intents),
-        api.route("GET", intents + "/{id}", get_intent),
-        api.route("DELETE", intents + "/{id}", revoke),
-        api.route("POST", intents + "/{id}/credentials", credentials, idempotent=True),
+        api.route("POST", agents, create_agent, idempotent=True, body=AgentBody, summary="Create an agent",
+                  responses={201: "The agent: {agentId, metadata}"}),
+        api.route("GET", agents, list_agents, summary="List the user's agents",
+                  responses={200: ResponseDoc("The agents (a bare array)", schema=ARRAY)}),
+        api.route("GET", agents + "/{id}", get_agent, summary="Retrieve an agent", responses={200: "The agent"}),
+        api.route("PATCH", agents + "/{id}", update_agent, body=AgentBody, summary="Replace an agent's metadata",
+                  responses={200: "The agent"}),
+        api.route("DELETE", agents + "/{id}", delete_agent, summary="Delete an agent (its order intents stop working)",
+                  responses={204: deleted}),
+        api.route("POST", methods, create_payment_method, idempotent=True, body=PaymentMethodBody,
+                  summary="Add a card (the sandbox's stand-in for Crossmint's hosted card collection)",
+                  responses={201: "The payment method"}),
+        api.route("GET", methods, list_payment_methods, query=PageQuery, summary="List the user's payment methods",
+                  responses={200: "{data, nextCursor (when there are more)}", 400: "cursor names no payment method"}),
+        api.route("GET", methods + "/{id}", get_payment_method, summary="Retrieve a payment method", responses={200: "The payment method"}),
+        api.route("DELETE", methods + "/{id}", delete_payment_method, summary="Delete a payment method", responses={204: deleted}),
+        api.route("POST", methods + "/{id}/agentic-enrollment", enroll, idempotent=True, body=EnrollmentBody, empty_ok=True,
+                  summary="Enroll a card for agentic payments (a pending or active enrollment is reused)", responses={
+            201: "The enrollment: pending (with verificationConfig), active or failed",
+            422: "The card is not eligible (CARD_NOT_ELIGIBLE)",
+        }),
+        api.route("GET", methods + "/{id}/agentic-enrollment", get_enrollment, summary="A payment method's enrollment",
+                  responses={200: "The enrollment"}),
+        api.route("POST", intents, create_intent, idempotent=True, body=OrderIntentBody, summary="Create an order intent",
+                  responses={201: "The order intent", 404: "agentId names no agent of this user"}),
+        api.route("GET", intents, list_intents, query=IntentFilter, summary="List the user's order intents",
+                  responses={200: ResponseDoc("The order intents (a bare array)", schema=ARRAY)}),
+        api.route("GET", intents + "/{id}", get_intent, summary="Retrieve an order intent", responses={200: "The order intent"}),
+        api.route("DELETE", intents + "/{id}", revoke, summary="Revoke an order intent",
+                  responses={204: "Revoked", 409: "The order intent's phase does not allow it"}),
+        api.route("POST", intents + "/{id}/credentials", credentials, idempotent=True, body=CredentialsBody,
+                  summary="Get a payment credential for a purchase within the mandates", responses={
+            201: "The credential (a virtual card)",
+            409: "The order intent is not active, or its agent was deleted",
+            422: "The purchase breaks a mandate (amount, period)",
+        }),
     ]
+
+
+INFO = ApiInfo(
+    title="Crossmint (sandbox)",
+    description=(
+        "Crossmint's agentic payments (agents, payment methods, agentic enrollment, order intents) under /api/unstable "
+        "or a dated version, emulated by the sandbox. The key names the project (the tenant); objects belong to a user: "
+        "the sub of an optional `Authorization: Bearer <JWT>` (its signature is not checked), else the key's default user."
+    ),
+    security={
+        "apiKey": api_key_scheme("X-API-KEY", "A staging (or development) key: ck_staging_<project> or sk_staging_<project>"),
+        "userJwt": bearer_scheme("Optional: the user's JWT; its sub owns the objects", "JWT"),
+    },
+    requirements=(("apiKey",), ("apiKey", "userJwt")),
+    auth_responses={401: "The key is missing, malformed or a production key, or the JWT is invalid or expired"},
+)

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import SandboxError, invalid_field
+from sandbox.core.openapi import ResponseDoc
 from sandbox.core.pages import render_page
 from sandbox.providers.dino.auth import KEY
-from sandbox.providers.dino.models import Decision, Execute
+from sandbox.providers.dino.models import ApprovalForm, Decision, Execute
 from sandbox.providers.dino.service import DinoService
 
 NOTE = "Dino sandbox: this page stands in for the approval screen of app.dino.id."
@@ -19,7 +20,7 @@ APPROVALS = "/_sandbox/dino/approvals/{id}"
 
 
 def routes(api: ProviderApi, service: DinoService) -> list[web.RouteDef]:
-    return operator_routes(api, service) + approval_page_routes(service)
+    return operator_routes(api, service) + approval_page_routes(api, service)
 
 
 def operator_routes(api: ProviderApi, service: DinoService) -> list[web.RouteDef]:
@@ -44,15 +45,24 @@ def operator_routes(api: ProviderApi, service: DinoService) -> list[web.RouteDef
         return Reply({"key": key, "revoked": True})
 
     base = "/_sandbox/dino/purchase-intents/{id}"
+    tags = ("dino",)
+    wrong_state = "The intent's status does not allow this step"
     return [
-        api.route("POST", base + "/approve", decide(True)),
-        api.route("POST", base + "/deny", decide(False)),
-        api.route("POST", base + "/execute", execute),
-        api.route("POST", "/_sandbox/dino/api-keys/{key}/revoke", revoke_key),
+        api.route("POST", base + "/approve", decide(True), body=Decision, empty_ok=True, tags=tags,
+                  summary="Approve an intent that needs approval (the operator)",
+                  responses={200: "The intent, approved", 409: wrong_state}),
+        api.route("POST", base + "/deny", decide(False), body=Decision, empty_ok=True, tags=tags,
+                  summary="Deny an intent that needs approval (the operator)",
+                  responses={200: "The intent, declined", 409: wrong_state}),
+        api.route("POST", base + "/execute", execute, body=Execute, empty_ok=True, tags=tags,
+                  summary="Check out with the issued credential (the merchant): start, then complete or fail",
+                  responses={200: "The intent: execution_started, completed or failed", 409: wrong_state + ", or the credential expired"}),
+        api.route("POST", "/_sandbox/dino/api-keys/{key}/revoke", revoke_key, tags=tags, summary="Revoke a test key",
+                  responses={200: "{key, revoked: true}", 400: "Not a din_test_ key"}),
     ]
 
 
-def approval_page_routes(service: DinoService) -> list[web.RouteDef]:
+def approval_page_routes(api: ProviderApi, service: DinoService) -> list[web.RouteDef]:
     def approval_page(intent_id: str, notice: str = "", status: int = 200) -> web.Response:
         try:
             _, intent = service.find(intent_id)
@@ -94,4 +104,16 @@ def approval_page_routes(service: DinoService) -> list[web.RouteDef]:
             return approval_page(intent_id, error.message, 409)
         raise web.HTTPSeeOther(f"/_sandbox/dino/approvals/{intent_id}")
 
-    return [web.get(APPROVALS, show), web.post(APPROVALS, submit)]
+    page = ResponseDoc("The approval page", media_type="text/html")
+    return [
+        api.document("GET", APPROVALS, show, tags=("dino",), summary="The approval page behind approval_url (for a human)", responses={
+            200: page, 404: ResponseDoc("No such intent (a page)", media_type="text/html"),
+        }),
+        api.document("POST", APPROVALS, submit, tags=("dino",), summary="The approval page's form: approve or deny",
+                     body=ApprovalForm, body_media="application/x-www-form-urlencoded", responses={
+            303: ResponseDoc("Decided: back to the page", media_type=None),
+            400: ResponseDoc("Neither approve nor deny was chosen (a page)", media_type="text/html"),
+            404: ResponseDoc("No such intent (a page)", media_type="text/html"),
+            409: ResponseDoc("The intent is no longer waiting for a decision (the page, with the reason)", media_type="text/html"),
+        }),
+    ]

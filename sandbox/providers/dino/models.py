@@ -106,6 +106,12 @@ class Execute(Strict):
     failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
+class ApprovalForm(BaseModel):
+    """The approval page's form (documentation: the page reads it as a form, not JSON)."""
+
+    decision: Literal["approve", "deny"]
+
+
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
     limit: Annotated[int, Field(ge=1, le=100)] = 10

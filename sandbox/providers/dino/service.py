@@ -38,6 +38,7 @@ ExecutionOutcome = Literal["started", "completed", "failed"]
 class DinoService:
     def __init__(self, runtime: Runtime, settings: DinoSettings) -> None:
         self.rt = runtime
+        self.ids = runtime.ids.for_provider(PROVIDER)  # Dino's own id streams
         self.settings = settings
 
     # -- reads -------------------------------------------------------------------------
@@ -84,7 +85,7 @@ class DinoService:
 
     def create(self, tenant: str, request: CreatePurchaseIntent) -> PurchaseIntent:
         now = self._now()
-        intent = PurchaseIntent(self.rt.ids.ulid("pi", tenant), "intent_created", request, now, now)
+        intent = PurchaseIntent(self.ids.ulid("pi", tenant), "intent_created", request, now, now)
         self.rt.store.put(Space(PROVIDER, tenant), KIND, intent.id, intent)
         self._emit(tenant, intent, machine.CREATED_EVENT, self._trace(tenant))
         return intent
@@ -124,7 +125,7 @@ class DinoService:
         moment = self.rt.clock.now()
         expires = moment + timedelta(seconds=request.ttl_seconds)
         intent.credential = Credential(
-            handle=self.rt.ids.ulid("pch", tenant),
+            handle=self.ids.ulid("pch", tenant),
             provider=request.provider,
             mode=request.credential_mode,
             approved_amount_cents=amount,
@@ -260,12 +261,12 @@ class DinoService:
 
     def _trace(self, tenant: str) -> str:
         """The trace id shared by the events one operation records (`request_id`)."""
-        return self.rt.ids.ulid("req_trace", tenant)
+        return self.ids.ulid("req_trace", tenant)
 
     def _emit(self, tenant: str, intent: PurchaseIntent, event_type: str | None, request_id: str) -> None:
         """Record an event with a snapshot of the intent as it is now."""
         if event_type is not None:
-            event_id = self.rt.ids.ulid("evt", tenant)
+            event_id = self.ids.ulid("evt", tenant)
             self.rt.events.publish(purchase_intent_event(event_id, tenant, event_type, intent.updated_at, request_id, intent))
 
 
