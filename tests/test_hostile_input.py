@@ -102,3 +102,21 @@ async def test_with_recording_on_odd_bodies_get_the_providers_errors_and_the_rec
         assert resp.status == 200
         text = await resp.text()
     assert text.count("path: /v1/purchase-intents") == 1  # the refused ones are not steps; the good one is
+
+
+@pytest.mark.parametrize(
+    ("content_type", "text"),
+    [
+        ("application/json", '{"name": "a", "vars": {"x": ' + "[" * 450 + "]" * 450 + "}}"),
+        ("application/yaml", "name: a\nvars:\n  x: " + "[" * 950 + "]" * 950 + "\n"),
+        ("application/yaml", "name: a\nvars:\n  x: " + "9" * 5000 + "\n"),
+        ("application/json", '{"name": "a", "vars": {"x": ' + "9" * 5000 + "}}"),
+        ("application/yaml", "name: a\nvars:\n" + "".join(f"  v{i}: [{', '.join('1' * 30)}]\n" for i in range(9000))),
+    ],
+    ids=["json-deep", "yaml-deep", "long-integer", "json-long-integer", "over-512-KiB"],
+)
+async def test_odd_scenarios_are_400_never_500(api, content_type, text):
+    async with api.client.post("/_sandbox/scenarios", data=text.encode(), headers={"Content-Type": content_type}) as resp:
+        assert resp.status == 400, await resp.text()
+        assert (await resp.json())["error"]["code"] == "invalid_request"
+    assert (await api.control("GET", "/_sandbox/scenarios"))[1]["data"] == []

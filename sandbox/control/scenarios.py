@@ -14,9 +14,10 @@ from sandbox.core.errors import ErrorKind, FieldError, SandboxError
 from sandbox.core.http import json_response
 from sandbox.core.openapi import ResponseDoc
 from sandbox.core.runtime import SYSTEM
-from sandbox.core.scenarios.loader import ScenarioError, parse
+from sandbox.core.scenarios.loader import Loaded, ScenarioError, parse
 from sandbox.core.scenarios.model import Scenario
 from sandbox.core.scenarios.recorder import dump
+from sandbox.core.scenarios.rules import OutcomeCatalog
 
 
 class Recording(BaseModel):
@@ -43,13 +44,9 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
             text = (await request.read()).decode(request.charset or "utf-8")
         except (UnicodeDecodeError, LookupError):
             raise SandboxError(ErrorKind.MALFORMED, "the scenario is not text in its declared charset (UTF-8 by default)") from None
-        if request.content_type == "application/json":
-            try:
-                text = yaml.safe_dump(orjson.loads(text), sort_keys=False)  # one loader, one set of error messages
-            except orjson.JSONDecodeError as exc:
-                raise SandboxError(ErrorKind.MALFORMED, f"Request body is not valid JSON: {exc}") from None
         try:
-            loaded = parse(text, rt.catalog(), "scenario")
+            # Parsed in a thread: a large scenario must not stall every other request.
+            loaded = await asyncio.to_thread(_parse, text, request.content_type == "application/json", rt.catalog())
         except ScenarioError as exc:
             fields = [FieldError(p.field, f"{p.message} (line {p.line})" if p.line else p.message) for p in exc.problems]
             raise SandboxError(ErrorKind.VALIDATION, "Invalid scenario: " + "; ".join(map(str, exc.problems)), fields=fields) from None
@@ -93,3 +90,14 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         api.route("GET", "/_sandbox/scenarios", list_loaded, summary="The scenarios loaded", responses={200: "{object: list, data}"}),
         api.route("DELETE", "/_sandbox/scenarios/{id}", unload, summary="Unload a scenario", responses={204: "Unloaded"}),
     ]
+
+
+def _parse(text: str, is_json: bool, catalog: OutcomeCatalog) -> Loaded:
+    if is_json:
+        try:
+            text = yaml.safe_dump(orjson.loads(text), sort_keys=False)  # one loader, one set of error messages
+        except orjson.JSONDecodeError as exc:
+            raise SandboxError(ErrorKind.MALFORMED, f"Request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise SandboxError(ErrorKind.MALFORMED, "The scenario nests too deeply") from None
+    return parse(text, catalog, "scenario")

@@ -19,7 +19,7 @@ from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, reference_p
 from sandbox.core.scenarios.rules import OutcomeCatalog
 
 
-class Loader(yaml.SafeLoader):
+class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml's parser when present
     """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans,
     which would turn a rule's `on:` key into `True`."""
 
@@ -35,6 +35,7 @@ Loader.yaml_implicit_resolvers = {
     for first, resolvers in Loader.yaml_implicit_resolvers.items()
 }
 MAX_NODES = 100_000  # after anchors and aliases are expanded: a "billion laughs" file stops here
+MAX_BYTES = 512 * 1024  # parse cost grows with size: a scenario is a script, not a data set
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +69,18 @@ def load(path: str | Path, catalog: OutcomeCatalog) -> Loaded:
 
 def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loaded:
     """`catalog` holds the registered providers and what their rules may script."""
+    if len(text) > MAX_BYTES:
+        raise ScenarioError([Problem(name, None, "scenario", f"is larger than {MAX_BYTES // 1024} KiB")])
+    root: Any = None
     try:
-        root = yaml.compose(text, Loader=Loader)
-        data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        loader = Loader(text)
+        try:
+            root = loader.get_single_node()  # parsed once: the nodes give line numbers, the data is built from them
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except RecursionError:
+        raise ScenarioError([Problem(name, None, "scenario", "nests too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ScenarioError([Problem(name, mark.line + 1 if mark else None, "yaml", str(getattr(exc, "problem", exc)))]) from None
