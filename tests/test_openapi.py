@@ -78,7 +78,10 @@ def test_security_schemes_are_declared_as_each_provider_does():
     assert schemes["basistheory"]["jwt"]["scheme"] == "bearer"
     assert (schemes["crossmint"]["apiKey"]["in"], schemes["crossmint"]["apiKey"]["name"]) == ("header", "X-API-KEY")
     assert (schemes["btplatform"]["apiKey"]["type"], schemes["btplatform"]["apiKey"]["name"]) == ("apiKey", "BT-API-KEY")
-    assert schemes["sandbox"] == {}
+    assert schemes["sandbox"]["adminHeader"]["name"] == "X-Sandbox-Admin-Token"  # only a sandbox run with a token asks
+    reset = DOCUMENTS["sandbox"]["paths"]["/_sandbox/reset"]["post"]
+    assert reset["security"][0] == {} and "401" in reset["responses"]
+    assert DOCUMENTS["sandbox"]["paths"]["/_sandbox/dino/approvals/{id}"]["get"]["security"] == []  # a human-step page
     create = DOCUMENTS["crossmint"]["paths"]["/api/{version}/agents"]["post"]
     assert create["security"] == [{"apiKey": []}, {"apiKey": [], "userJwt": []}]
     assert DOCUMENTS["dino"]["paths"]["/v1/balance"]["get"]["security"] == [{"bearer": []}]

@@ -15,7 +15,7 @@ from aiohttp import web
 from sandbox import __version__
 from sandbox.core.api import Call, ProviderApi, Reply, apis_of
 from sandbox.core.errors import ErrorKind, SandboxError
-from sandbox.core.openapi import OBJECT, ApiInfo, ResponseDoc, openapi_document
+from sandbox.core.openapi import OBJECT, ApiInfo, ResponseDoc, api_key_scheme, bearer_scheme, openapi_document
 
 INDEX = "/_sandbox/openapi"
 DOCS = "/_sandbox/docs"
@@ -30,8 +30,15 @@ INFO = ApiInfo(
     description=(
         "The sandbox's own routes under /_sandbox/: health, reset, the clock, events, webhook endpoints and deliveries, "
         "scenarios, recording, the request log, these documents, and each provider's operator routes and pages (the "
-        "human and merchant steps the sandbox plays). Errors are {error: {code, message, details}}."
+        "human and merchant steps the sandbox plays). Errors are {error: {code, message, details}}. When the server "
+        "runs with an admin token (--admin-token), every route needs it, except the human-step pages."
     ),
+    security={
+        "adminToken": bearer_scheme("The admin token, when the sandbox runs with one (--admin-token)"),
+        "adminHeader": api_key_scheme("X-Sandbox-Admin-Token", "The admin token, when the sandbox runs with one"),
+    },
+    auth_responses={401: "the sandbox runs with an admin token and none (or another) was sent"},
+    requirements=((), ("adminToken",), ("adminHeader",)),  # optional: only a sandbox with a token asks
 )
 
 
