@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox.core.api import ProviderApi
+from sandbox.core.registry import as_sent
 from sandbox.core.runtime import Runtime
 from sandbox.core.webhooks.signing import STANDARD_WEBHOOKS
 from sandbox.providers.basistheory_ai import control, routes
@@ -29,13 +30,8 @@ class BasisTheoryAi:
     def __init__(self, settings: JwtSettings | None = None) -> None:
         self.settings = settings or JwtSettings()
 
-    @staticmethod
-    def tenant_named(text: str) -> str:
-        return text  # the tenant is written as it is sent
-
-    @staticmethod
-    def tenant_of(request: web.Request) -> str | None:
-        return tenant_of(request)
+    tenant_named = staticmethod(as_sent)
+    tenant_of = staticmethod(tenant_of)
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = BasisTheoryAiService(runtime)

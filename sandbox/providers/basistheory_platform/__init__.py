@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox.core.api import ProviderApi
+from sandbox.core.registry import as_sent
 from sandbox.core.runtime import Runtime
 from sandbox.providers.basistheory_platform import control, routes
 from sandbox.providers.basistheory_platform.auth import authenticate, tenant_of
@@ -28,13 +29,8 @@ class BasisTheoryPlatform:
     def __init__(self) -> None:
         self.signer = BtSigner()  # its RSA key belongs to this sandbox alone
 
-    @staticmethod
-    def tenant_named(text: str) -> str:
-        return text  # the tenant is written as it is sent
-
-    @staticmethod
-    def tenant_of(request: web.Request) -> str | None:
-        return tenant_of(request)
+    tenant_named = staticmethod(as_sent)
+    tenant_of = staticmethod(tenant_of)
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = BasisTheoryPlatformService(runtime)

@@ -33,9 +33,7 @@ class Crossmint:
         """A key (`sk_staging_demo`) stands for its project (`demo`), which is the tenant."""
         return project_of_key(text) or text
 
-    @staticmethod
-    def tenant_of(request: web.Request) -> str | None:
-        return tenant_of(request)
+    tenant_of = staticmethod(tenant_of)
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = CrossmintService(runtime)

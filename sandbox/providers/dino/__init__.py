@@ -6,6 +6,7 @@ from aiohttp import web
 
 from sandbox.core.api import ProviderApi
 from sandbox.core.idempotency import UNSAVED_STATUSES
+from sandbox.core.registry import as_sent
 from sandbox.core.runtime import Runtime
 from sandbox.providers.dino import control, routes
 from sandbox.providers.dino.auth import authenticator, tenant_of
@@ -30,13 +31,8 @@ class Dino:
     def __init__(self, settings: DinoSettings | None = None) -> None:
         self.settings = settings or DinoSettings()
 
-    @staticmethod
-    def tenant_named(text: str) -> str:
-        return text  # the tenant is written as it is sent
-
-    @staticmethod
-    def tenant_of(request: web.Request) -> str | None:
-        return tenant_of(request)
+    tenant_named = staticmethod(as_sent)
+    tenant_of = staticmethod(tenant_of)
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
         service = DinoService(runtime, self.settings)
