@@ -162,7 +162,7 @@ class ProviderApi:
         asked = {value for value in call.request.match_info.values() if value}
         if isinstance(error.details.get("id"), str):
             asked.add(error.details["id"])
-        asked.update(_ID_LIKE.findall(error.message))
+        asked.update(_id_like_words(error.message))
         elsewhere = [(obj_id, space) for obj_id, space in self.runtime.store.holders(asked) if space != call.space]
         if not elsewhere:
             return
@@ -234,7 +234,15 @@ def _summary_of(handler: Handler) -> str:
     return name.replace("_", " ").capitalize() if name and name != "<lambda>" else ""
 
 
-_ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.:]*[0-9_\-][A-Za-z0-9_\-.:]*[A-Za-z0-9]")  # words with a digit, `_` or `-`
+_WORD = re.compile(r"[A-Za-z0-9_\-.:]+")  # one linear pass: no nested quantifiers to backtrack
+_ID_MARK = re.compile(r"[0-9_\-]")
+MAX_ID_LENGTH = 128  # ids are far shorter; longer words are not worth a lookup
+
+
+def _id_like_words(message: str) -> set[str]:
+    """The words of a message that look like ids: a digit, `_` or `-` inside, trimmed of punctuation."""
+    words = (word.strip("_-.:") for word in _WORD.findall(message))
+    return {word for word in words if 1 < len(word) <= MAX_ID_LENGTH and _ID_MARK.search(word)}
 
 
 def _kept_headers(response: web.Response) -> dict[str, str]:

@@ -41,6 +41,7 @@ from aiohttp.typedefs import Middleware
 from sandbox.core.cards import luhn_ok
 from sandbox.core.clock import iso_timestamp
 from sandbox.core.http import HINT
+from sandbox.core.regex import linear_regex
 
 if TYPE_CHECKING:
     from sandbox.core.runtime import Runtime
@@ -289,8 +290,9 @@ def _credential(value: str) -> str:
 
 
 _WHSEC = re.compile(r"whsec_[A-Za-z0-9+/=_\-]+")
-_JWT = re.compile(r"(eyJ[A-Za-z0-9_\-]*\.eyJ[A-Za-z0-9_\-]*)\.[A-Za-z0-9_\-]+")
-_PEM = re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE KEY-----", re.DOTALL)
+# RE2 for the two patterns a crafted body could make a backtracking engine spend quadratic time on.
+_JWT = linear_regex(r"(eyJ[A-Za-z0-9_\-]*\.eyJ[A-Za-z0-9_\-]*)\.[A-Za-z0-9_\-]+")
+_PEM = linear_regex(r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----")
 _DIGITS = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
 
 

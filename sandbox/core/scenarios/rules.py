@@ -9,17 +9,16 @@ rule fires. Core scripts HTTP faults (`on: request`) and webhook delivery outcom
 
 from __future__ import annotations
 
-import functools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from random import Random
 from typing import Annotated, Any, Protocol
 
-import re2
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sandbox.core.errors import from_validation
+from sandbox.core.regex import linear_regex, re2
 
 OPERATORS = ("eq", "ne", "in", "gte", "lte", "gt", "lt", "regex", "exists")
 MISSING = object()
@@ -176,22 +175,6 @@ def _lookup(context: dict[str, Any], path: str) -> Any:
         else:
             return MISSING
     return value
-
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a bad pattern is the caller's 400, not a line on stderr
-
-
-@functools.lru_cache(maxsize=1024)
-def linear_regex(pattern: str) -> Any:
-    """RE2: matching time is linear in the input, so no pattern can stall the event loop."""
-    if not isinstance(pattern, str):
-        raise TypeError("a regex is a string")
-    try:
-        return re2.compile(pattern, _RE2_OPTIONS)
-    except re2.error as exc:
-        message = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise re2.error(f"{message} (RE2 syntax: no backreferences or lookarounds)") from None
 
 
 def _regex(value: Any, pattern: str) -> bool:
