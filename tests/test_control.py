@@ -98,3 +98,18 @@ async def test_offset_seconds_puts_a_running_clock_back_exactly(api):
     assert (status, clock["frozen"], clock["offset_seconds"]) == (200, False, 3600.5)
     status, answer = await api.control("POST", "/_sandbox/clock", {"offset_seconds": 1, "frozen": True})
     assert status == 400 and "offset_seconds" in answer["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/_sandbox/clock/advance", {"seconds": "10"}, "seconds"),
+        ("/_sandbox/clock/advance", {"seconds": True}, "seconds"),
+        ("/_sandbox/clock", {"frozen": "yes"}, "frozen"),
+    ],
+)
+async def test_clock_values_are_taken_as_sent_or_refused(api, path, body, field):
+    before = (await api.control("GET", "/_sandbox/clock"))[1]
+    status, answer = await api.control("POST", path, body)
+    assert status == 400 and answer["error"]["details"]["field"] == field
+    assert (await api.control("GET", "/_sandbox/clock"))[1] == before

@@ -17,13 +17,14 @@ class Body(BaseModel):
 
 
 class AdvanceClock(Body):
-    seconds: Annotated[float, Field(gt=0, le=10 * 365 * 86400)]
+    seconds: Annotated[float, Field(gt=0, le=10 * 365 * 86400, strict=True, allow_inf_nan=False)]  # "10" or true is a typo
 
 
 class SetClock(Body):
     now: datetime | None = None
-    frozen: bool | None = None
-    offset_seconds: Annotated[float, Field(ge=-1e10, le=1e10)] | None = None  # run at real time + this (alone)
+    frozen: Annotated[bool, Field(strict=True)] | None = None
+    # Run at real time plus this, alone.
+    offset_seconds: Annotated[float, Field(ge=-1e10, le=1e10, strict=True, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _offset_alone(self) -> SetClock:
