@@ -113,3 +113,9 @@ async def test_clock_values_are_taken_as_sent_or_refused(api, path, body, field)
     status, answer = await api.control("POST", path, body)
     assert status == 400 and answer["error"]["details"]["field"] == field
     assert (await api.control("GET", "/_sandbox/clock"))[1] == before
+
+
+@pytest.mark.parametrize("tenant", ["", " din_test_alice"])
+async def test_a_reset_of_an_empty_or_padded_tenant_is_an_error(api, tenant):
+    status, answer = await api.control("POST", "/_sandbox/reset", {"tenant": tenant})
+    assert status == 400 and answer["error"]["details"]["field"] == "tenant"

@@ -139,3 +139,15 @@ async def test_a_host_header_with_a_path_is_not_a_host(api):
 async def test_the_public_url_wins(make_api):
     api = await make_api(public_url="https://sandbox.example.com/")
     assert (await approval_url(api, {"Host": "evil.example"})).startswith("https://sandbox.example.com/_sandbox/dino/approvals/")
+
+
+async def test_a_refused_request_is_answered_even_while_its_body_trickles_in(make_api):
+    # Before, the request log waited for the whole body to log it, so the 401 never went out.
+    api = await make_api(read_timeout_seconds=5)
+    server = api.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"POST /v1/purchase-intents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readline(), timeout=3)
+    writer.close()
+    assert head.startswith(b"HTTP/1.1 401")

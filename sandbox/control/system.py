@@ -84,6 +84,8 @@ def check_scope(rt: Runtime, provider: str | None, tenant: str | None) -> None:
         raise invalid_field("provider", f"must be one of {', '.join(rt.providers.names)}")
     if tenant is None:
         return
+    if not tenant or tenant != tenant.strip():
+        raise invalid_field("tenant", "must be a tenant's name as it is sent, without surrounding spaces")
     if tenant.startswith("_"):
         raise invalid_field("tenant", "names starting with _ are the sandbox's own and cannot be reset")
     owners = [rt.providers.get(provider)] if provider is not None else list(rt.providers)

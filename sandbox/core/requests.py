@@ -170,7 +170,8 @@ def request_middleware(runtime: Runtime) -> Middleware | None:
         if not log:
             return
         raw: bytes | None = None
-        if request.body_exists and status != 413:  # a body too large was never read whole
+        # Only a body that has arrived whole: never wait on a slow client to log it.
+        if request.body_exists and status != 413 and request.content.is_eof():
             try:
                 raw = await request.read()  # what the handler read is kept by aiohttp: no second read
             except Exception:  # noqa: BLE001 - the log never fails a request
