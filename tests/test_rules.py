@@ -261,3 +261,31 @@ async def test_a_credentials_rule_refuses(make_api):
     )
     assert (status, body["code"], body["message"]) == (403, "MERCHANT_NOT_ALLOWED", "Merchant not allowed")
     assert (await cm.credentials(intent["orderIntentId"]))[0] == 201
+
+
+HALF = "name: half\nrules:\n  - {provider: dino, on: authorize, probability: 0.5, then: {status: declined}}\n"
+
+
+async def decisions(api, key: str, count: int) -> list[str]:
+    tenant = api.as_key(key)
+    statuses = []
+    for _ in range(count):
+        intent = await tenant.create()
+        statuses.append((await tenant.authorize(intent["id"]))[1]["status"])
+    return statuses
+
+
+async def test_a_tenants_probabilities_do_not_depend_on_other_tenants(make_api):
+    alone = await make_api()
+    await load(alone, HALF)
+    expected = await decisions(alone, "din_test_alice", 8)
+    assert set(expected) == {"approved", "declined"}  # the rule fires sometimes
+    shared = await make_api()
+    await load(shared, HALF)
+    got = []
+    for _ in range(8):
+        await decisions(shared, "din_test_bob", 3)  # another tenant draws in between
+        got += await decisions(shared, "din_test_alice", 1)
+    assert got == expected
+    await shared.control("POST", "/_sandbox/reset", {"tenant": "din_test_alice"})
+    assert await decisions(shared, "din_test_alice", 8) == expected  # a reset restarts them

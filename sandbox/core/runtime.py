@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from random import Random
 
 from aiohttp import web
 
@@ -50,7 +49,7 @@ class Runtime:
         endpoints = EndpointRegistry(
             make_id=lambda: ids.ulid("ep", SYSTEM), random_bytes=lambda: bytes.fromhex(ids.token(SYSTEM, "secret", 24))
         )
-        rules = RuleBook(Random(f"{ids.seed}:rules").random)  # probabilities repeat with the seed
+        rules = RuleBook(seed=ids.seed)  # probabilities repeat with the seed, per scenario, provider and tenant
         outbox = Outbox(
             clock, endpoints, providers.signer, make_id=lambda: ids.ulid("dlv", SYSTEM),
             settings=OutboxSettings(schedule=settings.webhook_retry_schedule, timeout_seconds=settings.webhook_timeout_seconds),
@@ -83,6 +82,7 @@ class Runtime:
         self.outbox.clear(provider, tenant)
         self.idempotency.clear(provider, tenant)
         self.scheduler.clear(provider, tenant)
+        self.rules.forget(provider, tenant)
         self.requests.clear(provider, tenant)
         # Only the streams of what was just forgotten start again: a provider's streams are its own,
         # so a reset scoped to one provider never makes another repeat an id it handed out.

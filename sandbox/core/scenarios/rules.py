@@ -224,9 +224,11 @@ class LoadedRules:
 class RuleBook:
     """The scenarios loaded into a running sandbox, searched in load order."""
 
-    def __init__(self, random: Callable[[], float] | None = None) -> None:
+    def __init__(self, random: Callable[[], float] | None = None, *, seed: int | None = None) -> None:
         self._loaded: dict[str, LoadedRules] = {}
-        self._random = random or Random(0).random  # the sandbox passes one drawn from its seed
+        self._random = random or Random(0).random  # one stream for everything, unless seeded per scope
+        self._seed = seed
+        self._streams: dict[tuple[str, str | None, str | None], Random] = {}
 
     def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> LoadedRules:
         loaded = LoadedRules(scenario_id, name, tenant, list(rules), [0] * len(rules))
@@ -239,6 +241,22 @@ class RuleBook:
     def __bool__(self) -> bool:
         """Whether any scenario is loaded: the one check on the hot path when none is."""
         return bool(self._loaded)
+
+    def _draw(self, scenario_id: str, provider: str | None, tenant: str | None) -> float:
+        """With a seed, one stream per scenario, provider and tenant: whether a rule fires for a tenant
+        depends on the seed and that tenant's own requests, never on other tenants or on timing."""
+        if self._seed is None:
+            return self._random()
+        key = (scenario_id, provider, tenant)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = Random(f"{self._seed}:rules:{scenario_id}:{provider}:{tenant}")
+        return stream.random()
+
+    def forget(self, provider: str | None = None, tenant: str | None = None) -> None:
+        """Restart the probability streams of a reset scope."""
+        for key in [k for k in self._streams if provider in (None, k[1]) and tenant in (None, k[2])]:
+            del self._streams[key]
 
     def all(self) -> list[LoadedRules]:
         return list(self._loaded.values())
@@ -259,7 +277,7 @@ class RuleBook:
                 if rule.times is not None and loaded.fired[index] >= rule.times:
                     continue
                 if matches(rule.when, context):
-                    if rule.probability is not None and self._random() >= rule.probability:
+                    if rule.probability is not None and self._draw(loaded.id, provider, tenant) >= rule.probability:
                         continue
                     loaded.fired[index] += 1
                     return rule.outcome()
