@@ -252,3 +252,31 @@ async def test_the_control_plane_refuses_an_infinite_number_with_its_line(api):
     (field,) = body["error"]["details"]["errors"]
     assert field["field"] == "rules.0.when.request.expected_total_cents.gt" and "(line 5)" in field["message"], body
     assert (await api.control("GET", "/_sandbox/scenarios"))[1]["data"] == []
+
+
+async def platform_webhook(api, key: str) -> dict:
+    async with api.client.post(
+        "/webhooks", json={"name": "w", "url": "http://hooks.example/x", "events": ["token.created"]}, headers={"BT-API-KEY": key},
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        return await resp.json()
+
+
+async def secret_of(api, webhook_id: str) -> str:
+    status, endpoint = await api.control("GET", f"/_sandbox/webhook-endpoints/{webhook_id}")
+    assert status == 200
+    return endpoint["secret"]
+
+
+async def test_a_platform_webhooks_id_and_secret_depend_on_its_tenant_only(make_api):
+    alone = await make_api()
+    first = await platform_webhook(alone, "key_test_a")
+    shared = await make_api()
+    await platform_webhook(shared, "key_test_b")  # another tenant first
+    again = await platform_webhook(shared, "key_test_a")
+    assert again["id"] == first["id"]
+    assert await secret_of(shared, again["id"]) == await secret_of(alone, first["id"])
+    await shared.control("POST", "/_sandbox/reset", {"tenant": "key_test_a"})
+    status, _ = await shared.control("GET", f"/_sandbox/webhook-endpoints/{again['id']}")
+    assert status == 404  # the tenant's own object, forgotten by its reset
+    assert (await platform_webhook(shared, "key_test_a"))["id"] == first["id"]  # and its ids start again

@@ -83,6 +83,7 @@ class Runtime:
         self.idempotency.clear(provider, tenant)
         self.scheduler.clear(provider, tenant)
         self.rules.forget(provider, tenant)
+        self.endpoints.forget(provider, tenant)
         self.requests.clear(provider, tenant)
         # Only the streams of what was just forgotten start again: a provider's streams are its own,
         # so a reset scoped to one provider never makes another repeat an id it handed out.

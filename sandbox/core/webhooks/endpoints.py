@@ -35,6 +35,7 @@ class Endpoint:
     disabled_reason: str | None = None
     previous_secrets: list[tuple[str, float]] = field(default_factory=list)  # (secret, valid until)
     extra: dict[str, Any] = field(default_factory=dict)  # a provider's own fields, kept for its webhook routes
+    owned: bool = False  # made through a provider's own API: the tenant's object, forgotten by its reset
 
     def wants(self, event: Event) -> bool:
         return (
@@ -77,9 +78,14 @@ class EndpointRegistry:
         """Checked again before each attempt, with the host's addresses as they resolve now."""
         return await self.targets.delivery_refusal(url) if self.targets is not None else None
 
-    def add(self, provider: str, url: str, created_at: str, *, secret: str | None = None, **options: Any) -> Endpoint:
+    def add(
+        self, provider: str, url: str, created_at: str, *, secret: str | None = None, endpoint_id: str | None = None,
+        **options: Any,
+    ) -> Endpoint:
+        """`endpoint_id` (with `owned=True`): an endpoint a provider's own API made, with the tenant's ids."""
         self.check_url(url)
-        endpoint = Endpoint(self._make_id(), provider, url, secret or new_secret(self._random_bytes()), created_at, **options)
+        secret = secret or new_secret(self._random_bytes())
+        endpoint = Endpoint(endpoint_id or self._make_id(), provider, url, secret, created_at, **options)
         self._endpoints[endpoint.id] = endpoint
         return endpoint
 
@@ -88,6 +94,13 @@ class EndpointRegistry:
 
     def all(self) -> list[Endpoint]:
         return list(self._endpoints.values())
+
+    def forget(self, provider: str | None = None, tenant: str | None = None) -> None:
+        """A reset forgets the endpoints a tenant made through its provider's API (they are its objects);
+        endpoints registered on the control plane are configuration and stay."""
+        doomed = [e for e in self._endpoints.values() if e.owned and provider in (None, e.provider) and tenant in (None, e.tenant)]
+        for endpoint in doomed:
+            del self._endpoints[endpoint.id]
 
     def remove(self, endpoint_id: str) -> bool:
         return self._endpoints.pop(endpoint_id, None) is not None

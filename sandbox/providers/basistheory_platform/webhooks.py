@@ -16,6 +16,7 @@ from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.fields import Url
 from sandbox.core.runtime import Runtime
 from sandbox.core.webhooks.endpoints import Endpoint
+from sandbox.core.webhooks.signing import new_secret
 from sandbox.providers.basistheory_platform.events import PROVIDER, platform_event
 
 EVENT_TYPES = [
@@ -51,8 +52,11 @@ class Webhooks:
         self._tenant_id = tenant_id
 
     def create(self, tenant: str, body: WebhookBody) -> Endpoint:
+        # The tenant's own ids and secret: they depend on the seed and this tenant's requests only.
+        secret = new_secret(bytes.fromhex(self.ids.token(tenant, "webhook_secret", 24)))
         endpoint = self.rt.endpoints.add(
             PROVIDER, body.url, iso(self.rt.clock.now()), tenant=tenant, events=list(body.events), description=body.name,
+            endpoint_id=self.ids.uuid(tenant, "webhook"), secret=secret, owned=True,
         )
         endpoint.extra = {"tenant_id": self._tenant_id(tenant), "created_by": self._tenant_id(tenant), "notify_email": body.notify_email}
         return endpoint
