@@ -17,7 +17,7 @@ from sandbox.control.recording import record_middleware
 from sandbox.core.clock import iso
 from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
-from sandbox.core.http import ErrorRouter, cors
+from sandbox.core.http import ERRORS, ErrorRouter, cors
 from sandbox.core.limits import SandboxRunner, read_deadline
 from sandbox.core.registry import Provider
 from sandbox.core.requests import request_middleware
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[RUNTIME] = runtime
     app[ADDRESSES] = addresses
+    app[ERRORS] = errors  # parser rejects answer in the owning provider's shape too (core/limits.py)
     operator = control.operator_api(runtime)
     routes: list[web.RouteDef] = []
     for provider in providers(settings):

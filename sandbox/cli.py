@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -186,6 +187,10 @@ async def _serve(settings: Settings) -> None:
             loop.add_signal_handler(getattr(signal, signame), stop.set)
     runner = app_runner(create_app(settings), settings)
     await runner.setup()
+    # What exists now (modules, models, routes) lives as long as the server: out of the cycle
+    # collector's sight, so that each full collection scans only what requests made since (a full
+    # collection of the ~70 000 objects of a started sandbox held the event loop for ~35 ms).
+    gc.freeze()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         bound(runner)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import ErrorKind, FieldError, SandboxError
 from sandbox.core.http import json_response
+from sandbox.core.limits import collector_paused
 from sandbox.core.openapi import ResponseDoc
 from sandbox.core.runtime import SYSTEM
 from sandbox.core.scenarios.loader import Loaded, ScenarioError, parse
@@ -66,7 +67,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         if rt.recorder is None:
             raise SandboxError(ErrorKind.NOT_FOUND, "not recording: start with POST /_sandbox/recording or sandbox serve --record")
         # Written out in a thread: a large recording must not stall the event loop.
-        text = await asyncio.to_thread(dump, rt.recorder.document())
+        text = await asyncio.to_thread(_dump, rt.recorder.document())
         return web.Response(text=text, content_type="application/yaml")
 
     def toggle(call: Call) -> Reply:
@@ -92,7 +93,17 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
     ]
 
 
+def _dump(document: dict) -> str:
+    with collector_paused():  # in a worker thread: no collection of the whole heap under the GIL
+        return dump(document)
+
+
 def _parse(text: str, is_json: bool, catalog: OutcomeCatalog) -> Loaded:
+    with collector_paused():  # in a worker thread: no collection of the whole heap under the GIL
+        return _parse_text(text, is_json, catalog)
+
+
+def _parse_text(text: str, is_json: bool, catalog: OutcomeCatalog) -> Loaded:
     if is_json:
         try:
             text = yaml.safe_dump(orjson.loads(text), sort_keys=False)  # one loader, one set of error messages

@@ -13,12 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError, from_validation, invalid_field
-from sandbox.core.http import HINT, error_response, json_response, read_json
+from sandbox.core.http import HINT, JSON, error_response, json_response, read_json
 from sandbox.core.idempotency import UNSAVED_STATUSES, StoredResponse, fingerprint
+from sandbox.core.limits import collector_paused
 from sandbox.core.openapi import ApiInfo, ResponseDoc, RouteDoc
 from sandbox.core.runtime import RUNTIME, Runtime
 from sandbox.core.security import links_base
@@ -72,6 +74,15 @@ class Reply:
     headers: dict[str, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InThread:
+    """A payload too costly to build on the event loop (a full request log, each body redacted):
+    the handler chooses what to show, `make()` builds it in a worker thread from values that do not
+    change. Only for answers that are not stored under an idempotency key."""
+
+    make: Callable[[], Any]
+
+
 # A finer principal than the tenant (an entity inside a project, say), set by an
 # authenticator: idempotency keys never cross it.
 PRINCIPAL = web.RequestKey("principal", str)
@@ -120,7 +131,11 @@ class ProviderApi:
             call = Call(request, space, body)
             key = request.headers.get(self.idempotency_header) if idempotent else None
             if key is None:
-                return self._render(self._run(handler, call))
+                reply = self._run(handler, call)
+                if isinstance(reply.payload, InThread):
+                    body = await asyncio.to_thread(_made, reply.payload)
+                    return web.Response(body=body, status=reply.status, content_type=JSON, headers=reply.headers)
+                return self._render(reply)
             return await self._idempotent(call, key, handler)
 
         setattr(endpoint, _API_OF, self)
@@ -226,6 +241,13 @@ def apis_of(app: web.Application) -> list[ProviderApi]:
         if isinstance(api, ProviderApi):
             found.setdefault(id(api), api)
     return list(found.values())
+
+
+def _made(payload: InThread) -> bytes:
+    """The payload as JSON. Made and dropped with the cycle collector off: its many small objects
+    set off no collection (which holds the GIL), and are gone before it resumes."""
+    with collector_paused():
+        return orjson.dumps(payload.make())
 
 
 def _summary_of(handler: Handler) -> str:

@@ -68,10 +68,13 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "body"
 
 
+MAX_FIELD_ERRORS = 100  # named in an answer; a body can hold thousands of wrong fields
+
+
 def from_validation(exc: ValidationError, *, prefix: tuple[str, ...] = ()) -> SandboxError:
     fields = [
         FieldError(field_path(prefix + tuple(err["loc"])), message_of(err), err["type"])
-        for err in exc.errors(include_url=False)
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)[:MAX_FIELD_ERRORS]
     ]
     summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
     return SandboxError(ErrorKind.VALIDATION, f"Invalid request: {summary}", fields=fields)
