@@ -12,6 +12,7 @@ import json
 import logging
 import socket
 import struct
+from http import HTTPStatus
 
 import pytest
 from aiohttp import web
@@ -65,11 +66,12 @@ def dino(status: int, body: dict) -> None:
 
 
 def crossmint(status: int, body: dict) -> None:
-    assert body["statusCode"] == status and body["error"] and isinstance(body["message"], str)
+    assert body["statusCode"] == status and body["error"] == HTTPStatus(status).phrase and isinstance(body["message"], str)
 
 
 def bt_ai(status: int, body: dict) -> None:
     assert body["error"]["status"] == status and body["error"]["type"] == "bad_request" and body["error"]["message"]
+    assert body["error"]["title"] == HTTPStatus(status).phrase  # the title follows the status sent
 
 
 def bt_platform(path: str):

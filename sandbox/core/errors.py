@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
@@ -145,3 +146,17 @@ class EnvelopeStyle:
             details["errors"] = [{"field": f.field, "message": f.message, "type": f.type} for f in error.fields]
         body = {"code": error.code or code, "message": error.message, "details": details}
         return error.status or status, {"error": body}
+
+
+def reason_phrase(status: int, default: str) -> str:
+    """The reason phrase of a status, for error bodies that carry one: the sandbox's own table
+    first (so answers stay the same across Python versions), then the standard one."""
+    if status in _PHRASES:
+        return _PHRASES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return default
+
+
+_PHRASES = {status: phrase for status, phrase in HTTP_STATUS.values()}

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.errors import ErrorKind, SandboxError, reason_phrase
 
 UNAUTHORIZED_MESSAGE = "Missing or invalid API key was provided."  # the provider's own wording
 VALIDATION_MESSAGE = "The request contained invalid data."
+
 
 _TABLE: dict[ErrorKind, tuple[int, str, str]] = {
     ErrorKind.VALIDATION: (400, "validation_error", "Validation failed"),
@@ -33,7 +34,8 @@ _TABLE: dict[ErrorKind, tuple[int, str, str]] = {
 class BasisTheoryAiErrors:
     def render(self, error: SandboxError, instance: str) -> tuple[int, dict[str, Any]]:
         status, kind, title = _TABLE.get(error.kind, _TABLE[ErrorKind.INTERNAL])
-        status = error.status or status
+        if error.status and error.status != status:  # the title follows the status actually sent
+            status, title = error.status, reason_phrase(error.status, title)
         body: dict[str, Any] = {"status": status, "type": error.code or kind, "title": title}
         if error.fields:
             body["message"] = VALIDATION_MESSAGE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.core.errors import HTTP_STATUS, ErrorKind, SandboxError
+from sandbox.core.errors import HTTP_STATUS, ErrorKind, SandboxError, reason_phrase
 
 _TABLE = {
     **HTTP_STATUS,
@@ -17,7 +17,6 @@ _TABLE = {
 }
 
 
-REASONS = {status: reason for status, reason in HTTP_STATUS.values()}
 
 
 def unprocessable(message: str, **details: Any) -> SandboxError:
@@ -29,7 +28,7 @@ class ProblemDetails:
     def render(self, error: SandboxError, instance: str) -> tuple[int, dict[str, Any]]:
         status, title = _TABLE.get(error.kind, _TABLE[ErrorKind.INTERNAL])
         if error.status and error.status != status:  # the title follows the status actually sent
-            status, title = error.status, REASONS.get(error.status, title)
+            status, title = error.status, reason_phrase(error.status, title)
         body: dict[str, Any] = {
             "type": f"https://httpstatuses.io/{status}", "title": title, "status": status,
             "detail": error.message, "instance": instance,
