@@ -64,6 +64,11 @@ def _more_values(raw: bytes, value: Any, limit: int) -> bool:
     # Every value but the first follows a comma or opens a container: a bound counted in C.
     if raw.count(b",") + 2 * (raw.count(b"[") + raw.count(b"{")) + 1 <= limit:
         return False
+    return holds_more_values(value, limit)
+
+
+def holds_more_values(value: Any, limit: int) -> bool:
+    """Whether a JSON-like value holds more than `limit` values, containers included; stops early."""
     budget, stack = limit, [value]
     while stack:
         item = stack.pop()

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import FieldError, from_validation
+from sandbox.core.http import holds_more_values
 from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, reference_problems, typed_steps
 from sandbox.core.scenarios.rules import OutcomeCatalog
 
@@ -110,18 +111,8 @@ def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loade
 
 
 def _too_big(data: Any) -> bool:
-    """Counts values as they would be written out, stopping early."""
-    budget, stack = MAX_NODES, [data]
-    while stack:
-        value = stack.pop()
-        budget -= 1
-        if budget < 0:
-            return True
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
+    """Counts values as they would be written out (aliases expanded), stopping early."""
+    return holds_more_values(data, MAX_NODES)
 
 
 _FLOAT_TAG = "tag:yaml.org,2002:float"
