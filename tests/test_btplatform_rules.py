@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -22,25 +21,6 @@ rules:
     then: {delivery: {status: 500}}
     times: 1
 """
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests.append((dict(request.headers), await request.read()))
-        return web.Response(text="ok")
-
-
-@pytest.fixture
-async def receiver(aiohttp_server) -> Receiver:
-    recv = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", recv.handle)
-    server = await aiohttp_server(app)
-    recv.url = str(server.make_url("/hooks"))
-    return recv
 
 
 async def load(api, text: str, tenant: str | None = None):

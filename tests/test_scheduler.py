@@ -5,7 +5,7 @@ from __future__ import annotations
 import standardwebhooks
 
 from tests.bt import Bt
-from tests.test_webhooks import flush, receiver, register, sandbox  # noqa: F401  (fixtures)
+from tests.test_webhooks import flush, register, sandbox  # noqa: F401  (fixtures)
 
 
 async def advance(api, seconds: float) -> None:

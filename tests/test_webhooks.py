@@ -8,7 +8,6 @@ import time
 
 import pytest
 import standardwebhooks
-from aiohttp import web
 from sandbox.core.runtime import RUNTIME
 from svix.webhooks import Webhook as SvixWebhook
 from svix.webhooks import WebhookVerificationError
@@ -17,35 +16,6 @@ from tests.bt import Bt
 from tests.cm import Cm
 
 SCHEDULE = (0.1, 0.2, 0.5)
-
-
-class Receiver:
-    """An aiohttp server that records every POST and answers from a script."""
-
-    def __init__(self):
-        self.requests: list[tuple[dict, bytes]] = []
-        self.script: list = []  # statuses (or callables) to answer with, then 200
-        self.gate: asyncio.Event | None = None
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.requests.append((dict(request.headers), body))
-        if self.gate is not None:
-            await self.gate.wait()
-        answer = self.script.pop(0) if self.script else 200
-        if isinstance(answer, tuple):
-            return web.Response(status=answer[0], headers=answer[1], text="retry later")
-        return web.Response(status=answer, text="ok" if answer < 300 else "nope")
-
-
-@pytest.fixture
-async def receiver(aiohttp_server):
-    recv = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", recv.handle)
-    server = await aiohttp_server(app)
-    recv.url = str(server.make_url("/hooks"))
-    return recv
 
 
 @pytest.fixture
