@@ -22,6 +22,7 @@ from aiohttp import web
 from hypothesis import strategies as st
 from sandbox import __version__
 from sandbox.app import create_app
+from sandbox.app import runner as app_runner
 from sandbox.config import Settings
 from sandbox.control.openapi import document_name
 from sandbox.core.api import apis_of
@@ -105,7 +106,7 @@ def test_bodies_and_queries_come_from_the_models():
 
 def test_statuses_are_those_the_route_and_the_machinery_give():
     issue = DOCUMENTS["dino"]["paths"]["/v1/purchase-intents/{id}/issue-payment-credential"]["post"]["responses"]
-    assert set(issue) == {"200", "400", "401", "402", "403", "404", "409", "413", "415"}
+    assert set(issue) == {"200", "400", "401", "402", "403", "404", "409", "413", "414", "415"}
     assert issue["402"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     balance = DOCUMENTS["dino"]["paths"]["/v1/balance"]["get"]["responses"]
     assert set(balance) == {"200", "401", "403"}
@@ -167,7 +168,8 @@ class LiveSandbox:
         self.runner, self.url = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(timeout=30)
 
     async def _start(self) -> tuple[web.AppRunner, str]:
-        runner = web.AppRunner(create_app(Settings(**SETTINGS)), access_log=None)
+        settings = Settings(**SETTINGS)
+        runner = app_runner(create_app(settings), settings)  # as `sandbox serve` runs it: parser rejects in JSON
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -316,3 +318,16 @@ test_fuzz_crossmint = fuzz("crossmint")
 test_fuzz_basistheory = fuzz("basistheory")
 test_fuzz_btplatform = fuzz("btplatform")
 test_fuzz_sandbox = fuzz("sandbox")
+
+
+def test_a_request_line_too_long_for_the_parser_is_a_documented_json_414():
+    """Found by the fuzzer in CI: a long query reached aiohttp's plain-text 400. Served as
+    `sandbox serve` serves it, it is the owning API's JSON error, and the document says 414."""
+    live = LiveSandbox()
+    try:
+        resp = requests.get(f"{live.url}/_sandbox/requests", params={"since": "1", "path": "\U000fb120" * 3000}, timeout=10)
+    finally:
+        live.stop()
+    assert resp.status_code == 414 and resp.headers["Content-Type"].startswith("application/json")
+    assert "8190 bytes" in resp.json()["error"]["message"]
+    assert "414" in DOCUMENTS["sandbox"]["paths"]["/_sandbox/requests"]["get"]["responses"]

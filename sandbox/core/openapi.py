@@ -8,6 +8,7 @@ beyond those the machinery gives every route; this module adds the latter, from 
 - a route with a body or query model: 400; an idempotent one: 400 (a bad key) and 409 (a key
   reused with another body);
 - a route with path parameters: 404 (an unknown id, or a value that matches no route);
+- a route with path parameters or a query: 414 (a request line longer than the parser reads);
 - an authenticated route: the statuses its API's credentials give (`ApiInfo.auth_responses`).
 
 Every error body is described by one schema, read off the style itself: each `ErrorKind` is
@@ -340,6 +341,8 @@ def _operation(
         responses.error(error_status(style, ErrorKind.IDEMPOTENCY_CONFLICT), f"{doc.idempotency_header} was used with another body")
     if params:
         responses.error(error_status(style, ErrorKind.NOT_FOUND), "no such object here, or no route for the path as sent")
+    if params or doc.query is not None:
+        responses.error(414, "the request line (path and query) is longer than the sandbox reads")
     if doc.authenticated and info.security:
         for status, text in info.auth_responses.items():
             responses.error(status, text)
