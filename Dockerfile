@@ -1,6 +1,8 @@
 # The sandbox as a container: docker build -t sandbox . && docker run --rm -p 127.0.0.1:8750:8750 sandbox
 # `-p 127.0.0.1:…` keeps the port on this machine. To share it, set an admin token and the rest of
 # docs/security.md ("Before exposing it"): docker run -e SANDBOX_ADMIN_TOKEN=… -p 8750:8750 sandbox
+# State is kept in memory unless SANDBOX_DATA_DIR is set. To keep it across restarts (docs/deployment.md):
+# docker run --rm -p 127.0.0.1:8750:8750 -v sandbox-data:/data -e SANDBOX_DATA_DIR=/data sandbox
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +20,14 @@ COPY scenarios/ scenarios/
 # CPython 3.11, so no compiler is needed.
 RUN pip install --no-cache-dir . \
     && rm -rf build sandbox.egg-info \
-    && useradd --system --no-create-home --uid 10001 sandbox
+    && useradd --system --no-create-home --uid 10001 sandbox \
+    && mkdir /data && chown 10001 /data
+
+# The data directory, for SANDBOX_DATA_DIR=/data: the server keeps sandbox.db and its lock file
+# there. A new named volume (-v sandbox-data:/data) starts owned by uid 10001 like this directory; a
+# host directory (-v "$PWD/data:/data") must be writable by uid 10001. SANDBOX_DATA_DIR is not set
+# here, so memory stays the default and /data stays empty.
+VOLUME ["/data"]
 
 USER sandbox
 

@@ -19,6 +19,8 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ERRORS, ErrorRouter, cors
 from sandbox.core.limits import SandboxRunner, read_deadline
+from sandbox.core.persistence import Persistence, backend_for
+from sandbox.core.persistence.sqlite import DataDirInUse
 from sandbox.core.registry import Provider
 from sandbox.core.requests import request_middleware
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
@@ -38,6 +40,8 @@ from sandbox.providers.dino.control import APPROVALS
 from sandbox.providers.dino.models import DinoSettings
 
 CONTROL = "/_sandbox"
+SETTINGS = web.AppKey("settings", Settings)
+PERSISTENCE = web.AppKey("persistence", Persistence)
 
 # The control plane's pages that need no admin token (docs/security.md): the ones standing in for
 # a third party's page that a front end opens for a cardholder (in a popup or a frame, which
@@ -65,6 +69,9 @@ def catalog() -> OutcomeCatalog:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     """Runs the outbox and the scheduler for the app's lifetime (aiohttp's cleanup context)."""
     runtime = app[RUNTIME]
+    persistence = app.get(PERSISTENCE)
+    if persistence is not None:
+        await _restore(app, persistence)
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(runtime.outbox.run()), loop.create_task(runtime.scheduler.run())]
     yield
@@ -73,12 +80,34 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    if persistence is not None:
+        await persistence.stop()
 
 
-def _register_endpoints(runtime: Runtime, specs: Iterable[str]) -> None:
+async def _restore(app: web.Application, persistence: Persistence) -> None:
+    """Take up the state the backend holds; on a resumed state, add the command line's webhook
+    endpoints and scenarios only where the state lacks them, so restarts do not repeat them."""
+    runtime, settings = app[RUNTIME], app[SETTINGS]
+
+    def configure(resumed: bool) -> None:
+        if resumed:
+            _register_endpoints(runtime, settings.webhooks, resumed=True)
+            _load_scenarios(runtime, settings.scenarios, resumed=True)
+
+    try:
+        await persistence.start(configure)
+    except DataDirInUse as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:  # redis-py's ConnectionError is one
+        raise ConfigError(f"cannot open the state in {persistence.backend.describe()}: {exc}") from None
+
+
+def _register_endpoints(runtime: Runtime, specs: Iterable[str], resumed: bool = False) -> None:
     """`--webhook provider=url` endpoints, so CI can wire webhooks without a call."""
     for spec in specs:
         provider, _, url = spec.partition("=")
+        if resumed and any(e.provider == provider and e.url == url and e.tenant is None for e in runtime.endpoints.all()):
+            continue
         if provider not in runtime.providers:
             raise ConfigError(f"--webhook {spec}: unknown provider {provider!r}; one of {', '.join(runtime.providers.names)}")
         try:
@@ -87,13 +116,15 @@ def _register_endpoints(runtime: Runtime, specs: Iterable[str]) -> None:
             raise ConfigError(f"--webhook {spec}: {error.fields[0].message if error.fields else error.message}") from None
 
 
-def _load_scenarios(runtime: Runtime, paths: Iterable[str]) -> None:
+def _load_scenarios(runtime: Runtime, paths: Iterable[str], resumed: bool = False) -> None:
     """`--scenario FILE`: its rules apply to every tenant from the start."""
     for path in paths:
         try:
             loaded = load(path, runtime.catalog())
         except (ScenarioError, OSError) as exc:
             raise ConfigError(f"--scenario {path}: {exc}") from None
+        if resumed and any(s.name == loaded.scenario.name and s.tenant is None for s in runtime.rules.all()):
+            continue
         runtime.rules.load(runtime.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules)
 
 
@@ -124,15 +155,22 @@ def create_app(settings: Settings | None = None) -> web.Application:
         secure_cookie=(settings.public_url or "").lower().startswith("https:"),
     )
     logged = request_middleware(runtime)  # outermost: it sees the final answer and the whole duration
+    persistence = Persistence(runtime, backend_for(settings.store_url)) if settings.store_url else None
+    # Inside the error shapes (a failed commit answers in the provider's shape), around the scenario
+    # faults (their counters are state) and the handlers.
+    turns = [persistence.middleware()] if persistence is not None else []
     app = web.Application(
         middlewares=[
             *([logged] if logged else []), cors(origins.allows, closed=(CONTROL,)),
             read_deadline(settings.read_timeout_seconds, errors),  # above every middleware that reads the body
-            guard.middleware(), record_middleware(errors), errors.middleware(), fault_middleware(errors),
+            guard.middleware(), record_middleware(errors), errors.middleware(), *turns, fault_middleware(errors),
         ],
         client_max_size=settings.max_body_bytes,
     )
     app[RUNTIME] = runtime
+    app[SETTINGS] = settings
+    if persistence is not None:
+        app[PERSISTENCE] = persistence
     app[ADDRESSES] = addresses
     app[ERRORS] = errors  # parser rejects answer in the owning provider's shape too (core/limits.py)
     operator = control.operator_api(runtime)

@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds a request's head, then its body, may take to arrive (default 30; SANDBOX_READ_TIMEOUT_SECONDS)",
     )
     serve.add_argument(
+        "--data-dir", default=None, metavar="DIR",
+        help="keep the state in DIR/sandbox.db (SQLite), so it survives restarts; one server per directory (SANDBOX_DATA_DIR)",
+    )
+    serve.add_argument(
+        "--store", default=None, metavar="URL",
+        help="redis://host:port/db: replicas share their state through one Redis (SANDBOX_STORE); docs/deployment.md",
+    )
+    serve.add_argument(
         "--keepalive-timeout", dest="keepalive_timeout_seconds", type=float, default=None, metavar="S",
         help="seconds an idle connection stays open (default 75; SANDBOX_KEEPALIVE_TIMEOUT_SECONDS)",
     )

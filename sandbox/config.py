@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, SecretStr, TypeAdapter, field_validator
+from pydantic import Field, HttpUrl, SecretStr, TypeAdapter, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandbox.core.clock import parse_instant
@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     )
     read_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="a request's head, then its body, must arrive within this")
     keepalive_timeout_seconds: float = Field(75.0, gt=0, le=86400, description="an idle connection is closed after this")
+    # Where state is kept (docs/deployment.md): memory by default.
+    data_dir: str | None = Field(None, description="keep the state in DIR/sandbox.db (SQLite): it survives restarts and kill -9")
+    store: str | None = Field(None, description="redis://host:port/db: replicas share their state through one Redis")
 
     @field_validator("clock", mode="before")
     @classmethod
@@ -140,6 +143,24 @@ class Settings(BaseSettings):
             raise ValueError("delays must be >= 0")
         return value
 
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a redis://host:port/db URL (for a local file, use --data-dir DIR)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_store(self) -> Settings:
+        if self.data_dir is not None and self.store is not None:
+            raise ValueError("--data-dir and --store are two places for the same state: choose one")
+        return self
+
+    @property
+    def store_url(self) -> str | None:
+        """The backend core builds: `sqlite:DIR`, a redis:// URL, or None for memory."""
+        return f"sqlite:{self.data_dir}" if self.data_dir is not None else self.store
+
     @property
     def token(self) -> str | None:
         return self.admin_token.get_secret_value() if self.admin_token is not None else None
@@ -152,7 +173,7 @@ class Settings(BaseSettings):
         return CoreSettings(
             seed=self.effective_seed, clock=self.clock, public_url=self.public_url, max_events=self.max_events,
             webhook_retry_schedule=self.webhook_retry_schedule, webhook_timeout_seconds=self.webhook_timeout_seconds,
-            request_log_size=self.request_log_size, request_log_body_bytes=self.request_log_body_bytes,
+            request_log_size=self.request_log_size, request_log_body_bytes=self.request_log_body_bytes, store=self.store_url,
         )
 
 

@@ -176,3 +176,22 @@ async def receiver(aiohttp_server):
     server = await aiohttp_server(app)
     recv.url = str(server.make_url("/hooks"))
     return recv
+
+
+@pytest.fixture
+def servers():
+    """`sandbox serve` processes a test starts (tests/durable.py), stopped after it."""
+    started: list = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real redis-server on a free port for the session (.ci/run installs it)."""
+    from tests.durable import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -11,6 +11,7 @@ from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, from_validation, invalid_field
 from sandbox.core.http import json_response
 from sandbox.core.openapi import ResponseDoc
+from sandbox.core.persistence import outside_turn
 from sandbox.core.webhooks.endpoints import Endpoint
 
 
@@ -107,6 +108,7 @@ FLUSHED = {
 def _flush(api: ProviderApi):
     """Waits (asynchronously, so it is not a plain handler) until every due delivery was attempted."""
 
+    @outside_turn  # it waits for deliveries, which take turns of their own
     async def flush(request: web.Request) -> web.Response:
         try:
             timeout = Flush.model_validate(dict(request.query)).timeout

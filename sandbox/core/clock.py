@@ -114,6 +114,14 @@ class Clock:
             self._frozen = None
             self._changed()
 
+    def state(self) -> tuple[float | None, float]:
+        """(frozen instant or None, offset from real time): what a durable backend keeps."""
+        return self._frozen, self._offset
+
+    def restore(self, state: tuple[float | None, float]) -> None:
+        """Put back a state read with `state`, quietly: whoever restores wakes what must wake."""
+        self._frozen, self._offset = state
+
     def describe(self) -> dict:
         offset = None if self.frozen else round(self._offset, 3) + 0.0  # meaningless while frozen
         return {"now": iso(self.now()), "frozen": self.frozen, "offset_seconds": offset}

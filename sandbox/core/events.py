@@ -42,14 +42,28 @@ class EventLog:
     def __init__(self, max_events: int = DEFAULT_MAX_EVENTS) -> None:
         self._events: FairShares[Share, Event] = FairShares(max_events)
         self._subscribers: list[Callable[[Event], None]] = []
+        self.on_drop: Callable[[Event], None] | None = None  # an event the bound pushed out (a durable backend forgets it)
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
         self._subscribers.append(callback)
 
     def publish(self, event: Event) -> None:
-        self._events.add((event.provider, event.tenant), object(), event)
+        self.restore(event)
         for callback in self._subscribers:
             callback(event)
+
+    def restore(self, event: Event) -> None:
+        """Keep `event` without telling subscribers (put back from a durable backend)."""
+        gone = self._events.add((event.provider, event.tenant), (event.type, event.id), event)
+        if gone and self.on_drop is not None:
+            for old in gone:
+                self.on_drop(old)
+
+    def remove(self, event: Event) -> None:
+        self._events.discard((event.provider, event.tenant), (event.type, event.id))
+
+    def all(self) -> list[Event]:
+        return list(self._events.items(lambda key: True))
 
     def query(self, **filters: str | None) -> list[Event]:
         """Oldest first, filtered on any of provider, tenant, type, object_id."""

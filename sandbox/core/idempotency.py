@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -56,6 +56,14 @@ class Entry:
 Scope = tuple[str, ...]  # (provider, tenant, principal, method, path, key)
 
 
+class KeyWatcher(Protocol):
+    """Told of every kept and forgotten key (a durable backend)."""
+
+    def saved(self, scope: Scope, entry: Entry) -> None: ...
+
+    def forgotten(self, scope: Scope) -> None: ...
+
+
 class IdempotencyStore:
     def __init__(
         self, clock: Clock, ttl_seconds: float = DEFAULT_TTL_SECONDS, max_keys: int = DEFAULT_MAX_KEYS,
@@ -67,6 +75,7 @@ class IdempotencyStore:
         self._max_per_tenant = max_keys_per_tenant
         self._entries: OrderedDict[Scope, Entry] = OrderedDict()  # oldest first
         self._tenants: dict[tuple[str, ...], OrderedDict[Scope, None]] = {}  # (provider, tenant) -> its scopes, oldest first
+        self.watcher: KeyWatcher | None = None
 
     def lookup(self, scope: Scope) -> Entry | None:
         entry = self._entries.get(scope)
@@ -95,6 +104,21 @@ class IdempotencyStore:
         entry.response = response
         if not entry.done.done():
             entry.done.set_result(None)
+        if response is not None and self.watcher is not None and self._entries.get(scope) is entry:
+            self.watcher.saved(scope, entry)
+
+    def restore(self, scope: Scope, body_fingerprint: str, expires_at: float, response: StoredResponse | None) -> None:
+        """Put back a finished key (from a durable backend); None forgets it."""
+        if scope in self._entries:
+            self._forget(scope, quiet=True)
+        if response is None:
+            return
+        entry = self.begin(scope, body_fingerprint)
+        entry.expires_at, entry.response = expires_at, response
+        entry.done.set_result(None)
+
+    def items(self) -> list[tuple[Scope, Entry]]:
+        return [(scope, entry) for scope, entry in self._entries.items() if entry.response is not None]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -112,9 +136,13 @@ class IdempotencyStore:
         for owner in [o for o in self._tenants if provider in (None, o[0]) and tenant in (None, o[1])]:
             for scope in self._tenants.pop(owner):
                 del self._entries[scope]
+                if self.watcher is not None:
+                    self.watcher.forgotten(scope)
 
-    def _forget(self, scope: Scope) -> None:
+    def _forget(self, scope: Scope, quiet: bool = False) -> None:
         del self._entries[scope]
+        if self.watcher is not None and not quiet:
+            self.watcher.forgotten(scope)
         mine = self._tenants[scope[:2]]
         del mine[scope]
         if not mine:

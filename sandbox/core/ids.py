@@ -66,6 +66,7 @@ class IdFactory:
         self._streams: dict[tuple[str, str, str], random.Random] = {}
         self._views: dict[str, IdStreams] = {}
         self._own = IdStreams(self, _SANDBOX)
+        self.touched: set[tuple[str, str, str]] | None = None  # streams drawn from, when a durable backend asks
 
     def _stream(self, owner: str, tenant: str, namespace: str) -> random.Random:
         key = (owner, tenant, namespace)
@@ -75,6 +76,8 @@ class IdFactory:
             # stay what they were); a provider's is the repr of the key, which no two keys share.
             source = f"{self.seed}:{tenant}:{namespace}" if owner == _SANDBOX else repr((self.seed, owner, tenant, namespace))
             stream = self._streams[key] = random.Random(source)
+        if self.touched is not None:
+            self.touched.add(key)
         return stream
 
     def for_provider(self, name: str) -> IdStreams:
@@ -104,6 +107,23 @@ class IdFactory:
 
     def __len__(self) -> int:
         return len(self._streams)
+
+    def keys(self) -> list[tuple[str, str, str]]:
+        return list(self._streams)
+
+    def state_of(self, key: tuple[str, str, str]) -> object | None:
+        stream = self._streams.get(key)
+        return None if stream is None else stream.getstate()
+
+    def restore(self, key: tuple[str, str, str], state: object | None) -> None:
+        """Put back a stream where a durable backend left it (None: it never drew)."""
+        if state is None:
+            self._streams.pop(key, None)
+            return
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = random.Random()
+        stream.setstate(state)  # type: ignore[arg-type]
 
     def forget(self, provider: str | None = None, tenant: str | None = None) -> None:
         """Restart providers' streams after a reset: all of them, one provider's, one tenant's

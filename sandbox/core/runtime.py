@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiohttp import web
 
@@ -17,11 +18,19 @@ from sandbox.core.scenarios.rules import OutcomeCatalog, RuleBook
 from sandbox.core.scheduler import Scheduler
 from sandbox.core.seams import InstructionSeam
 from sandbox.core.settings import CoreSettings
-from sandbox.core.store import MemoryStore, Store
+from sandbox.core.store import MemoryStore, Store, TrackedStore
 from sandbox.core.webhooks.endpoints import EndpointRegistry
 from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
 
 SYSTEM = "_webhooks"  # the sandbox's own id streams (endpoints, deliveries, scenarios), which resets keep
+
+
+class Durable(Protocol):
+    """A durable backend's view of the state (`core/persistence`): what a reset must delete there."""
+
+    def keys(self) -> set[str]: ...
+
+    def forget_missing(self, before: set[str]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -40,6 +49,7 @@ class Runtime:
     recorder: Recorder | None = None  # on with --record or POST /_sandbox/recording
     instructions: InstructionSeam = field(default_factory=InstructionSeam)
     requests: RequestLog = field(default_factory=lambda: RequestLog(0))  # GET /_sandbox/requests
+    durable: Durable | None = None  # set by core/persistence when a backend keeps the state
 
     @classmethod
     def build(cls, settings: CoreSettings) -> Runtime:
@@ -58,7 +68,8 @@ class Runtime:
         events = EventLog(settings.max_events)
         events.subscribe(outbox.publish)
         return cls(
-            settings, clock, ids, MemoryStore(), IdempotencyStore(clock), events, endpoints, outbox, providers,
+            settings, clock, ids, TrackedStore() if settings.store else MemoryStore(), IdempotencyStore(clock), events, endpoints,
+            outbox, providers,
             Scheduler(clock), rules, requests=RequestLog(settings.request_log_size, settings.request_log_body_bytes),
         )
 
@@ -77,6 +88,7 @@ class Runtime:
 
         Configuration stays: webhook endpoints, loaded scenarios, registered providers and seams.
         """
+        before = self.durable.keys() if self.durable is not None else None
         self.store.reset(provider, tenant)
         self.events.clear(provider, tenant)
         self.outbox.clear(provider, tenant)
@@ -88,6 +100,8 @@ class Runtime:
         # Only the streams of what was just forgotten start again: a provider's streams are its own,
         # so a reset scoped to one provider never makes another repeat an id it handed out.
         self.ids.forget(provider, tenant)
+        if self.durable is not None and before is not None:
+            self.durable.forget_missing(before)
 
     def sizes(self) -> dict[str, int]:
         """How many entries each collection holds: what a reset must bring back down."""

@@ -18,3 +18,4 @@ class CoreSettings:
     webhook_timeout_seconds: float = 10.0
     request_log_size: int = 1000  # requests GET /_sandbox/requests keeps; 0 keeps none
     request_log_body_bytes: int = 16 * 1024  # each body is kept (and shown) up to this many bytes
+    store: str | None = None  # where state is kept beyond memory: `sqlite:DIR` or a redis:// URL (core/persistence)

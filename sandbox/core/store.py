@@ -72,6 +72,8 @@ class _Collection:
 
 
 class MemoryStore:
+    _collection_type: Callable[[MemoryStore, Space, str], _Collection] = staticmethod(lambda store, space, kind: _Collection())
+
     def __init__(self) -> None:
         self._spaces: dict[Space, dict[str, _Collection]] = {}
         self._index: dict[tuple[str, str], Space] = {}  # (kind, id) -> owner, for the control plane
@@ -85,7 +87,11 @@ class MemoryStore:
         return coll.items.get(obj_id) if coll else None
 
     def put(self, space: Space, kind: str, obj_id: str, obj: Any) -> None:
-        self._spaces.setdefault(space, {}).setdefault(kind, _Collection()).put(obj_id, obj)
+        kinds = self._spaces.setdefault(space, {})
+        coll = kinds.get(kind)
+        if coll is None:
+            coll = kinds[kind] = self._collection_type(self, space, kind)
+        coll.put(obj_id, obj)
         self._index[(kind, obj_id)] = space
 
     def delete(self, space: Space, kind: str, obj_id: str) -> bool:
@@ -157,3 +163,59 @@ class MemoryStore:
         elif doomed:
             gone = set(doomed)
             self._index = {key: space for key, space in self._index.items() if space not in gone}
+
+
+class _TrackedCollection(_Collection):
+    """A collection that notes every object it hands out: a handler may change it in place."""
+
+    __slots__ = ("touched", "space", "kind")
+
+    def __init__(self, touched: set[tuple[Space, str, str]], space: Space, kind: str) -> None:
+        super().__init__()
+        self.touched, self.space, self.kind = touched, space, kind
+
+    def newest_first(self, before: int) -> Iterator[Any]:
+        for index in range(before - 1, -1, -1):
+            obj_id = self.order[index]
+            obj = self.items.get(obj_id)
+            if obj is not None:
+                self.touched.add((self.space, self.kind, obj_id))
+                yield obj
+
+
+class TrackedStore(MemoryStore):
+    """The memory store, noting which objects were read or written since `take_touched`, for a
+    durable backend to write back (objects are changed in place, so a read may be a write)."""
+
+    _collection_type = staticmethod(lambda store, space, kind: _TrackedCollection(store.touched, space, kind))
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.touched: set[tuple[Space, str, str]] = set()
+
+    def get(self, space: Space, kind: str, obj_id: str) -> Any | None:
+        found = super().get(space, kind, obj_id)
+        if found is not None:
+            self.touched.add((space, kind, obj_id))
+        return found
+
+    def put(self, space: Space, kind: str, obj_id: str, obj: Any) -> None:
+        super().put(space, kind, obj_id, obj)
+        self.touched.add((space, kind, obj_id))
+
+    def delete(self, space: Space, kind: str, obj_id: str) -> bool:
+        self.touched.add((space, kind, obj_id))
+        return super().delete(space, kind, obj_id)
+
+    def peek(self, space: Space, kind: str, obj_id: str) -> Any | None:
+        return super().get(space, kind, obj_id)
+
+    def spaces(self) -> list[tuple[Space, str, str]]:
+        """Every object's (space, kind, id), in creation order per collection."""
+        return [(space, kind, obj_id) for space, kinds in self._spaces.items() for kind, coll in kinds.items()
+                for obj_id in coll.order if obj_id in coll.items]
+
+    def take_touched(self) -> set[tuple[Space, str, str]]:
+        touched = set(self.touched)  # the collections hold this very set
+        self.touched.clear()
+        return touched

@@ -13,7 +13,7 @@ from sandbox.core.clock import Clock
 from sandbox.core.events import Event
 from sandbox.core.scenarios.rules import OutcomeCatalog, Rule, RuleBook
 from sandbox.core.webhooks.endpoints import EndpointRegistry
-from sandbox.core.webhooks.outbox import Outbox, OutboxSettings
+from sandbox.core.webhooks.outbox import Attempt, Outbox, OutboxSettings
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SCHEDULE = (5.0, 300.0, 1800.0)
@@ -469,7 +469,7 @@ async def test_each_endpoint_has_its_own_slots(make):
                 await gate.wait()
         finally:
             seen[endpoint.id] -= 1
-        return 200, None
+        return Attempt(len(delivery.attempts) + 1, "2026-01-01T00:00:00.000Z", 200, 0.0), 200, None
 
     h.outbox._post = post  # a receiver in memory: the slow one hangs until the gate opens
     slow = h.endpoints.add("acme", "http://receiver.invalid/slow", "2026-01-01T00:00:00.000Z", tenant="t1")

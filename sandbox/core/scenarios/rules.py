@@ -237,14 +237,40 @@ class RuleBook:
         self._random = random or Random(0).random  # one stream for everything, unless seeded per scope
         self._seed = seed
         self._streams: dict[tuple[str, str | None, str | None], Random] = {}
+        self.touched: set[str] | None = None  # scenarios loaded, unloaded or fired, when a durable backend asks
+        self.touched_streams: set[tuple[str, str | None, str | None]] | None = None
 
     def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> LoadedRules:
         loaded = LoadedRules(scenario_id, name, tenant, list(rules), [0] * len(rules))
-        self._loaded[scenario_id] = loaded
+        self.restore(scenario_id, loaded)
+        if self.touched is not None:
+            self.touched.add(scenario_id)
         return loaded
 
+    def restore(self, scenario_id: str, loaded: LoadedRules | None) -> None:
+        """Put back a scenario as a durable backend kept it (None: unloaded)."""
+        if loaded is None:
+            self._loaded.pop(scenario_id, None)
+        else:
+            self._loaded[scenario_id] = loaded
+
     def unload(self, scenario_id: str) -> bool:
+        if self.touched is not None:
+            self.touched.add(scenario_id)
         return self._loaded.pop(scenario_id, None) is not None
+
+    def stream_state(self, key: tuple[str, str | None, str | None]) -> object | None:
+        stream = self._streams.get(key)
+        return None if stream is None else stream.getstate()
+
+    def restore_stream(self, key: tuple[str, str | None, str | None], state: object | None) -> None:
+        if state is None:
+            self._streams.pop(key, None)
+        else:
+            self._streams.setdefault(key, Random()).setstate(state)  # type: ignore[arg-type]
+
+    def stream_keys(self) -> list[tuple[str, str | None, str | None]]:
+        return list(self._streams)
 
     def __bool__(self) -> bool:
         """Whether any scenario is loaded: the one check on the hot path when none is."""
@@ -259,6 +285,8 @@ class RuleBook:
         stream = self._streams.get(key)
         if stream is None:
             stream = self._streams[key] = Random(f"{self._seed}:rules:{scenario_id}:{provider}:{tenant}")
+        if self.touched_streams is not None:
+            self.touched_streams.add(key)
         return stream.random()
 
     def forget(self, provider: str | None = None, tenant: str | None = None) -> None:
@@ -288,5 +316,7 @@ class RuleBook:
                     if rule.probability is not None and self._draw(loaded.id, provider, tenant) >= rule.probability:
                         continue
                     loaded.fired[index] += 1
+                    if self.touched is not None:
+                        self.touched.add(loaded.id)
                     return rule.outcome()
         return None

@@ -66,6 +66,22 @@ class EndpointRegistry:
         self._random_bytes = random_bytes
         self._endpoints: dict[str, Endpoint] = {}
         self.targets = targets  # set by the face; None: any URL
+        self.touched: set[str] | None = None  # endpoints handed out or changed, when a durable backend asks
+
+    def _touch(self, endpoint_id: str) -> None:
+        if self.touched is not None:
+            self.touched.add(endpoint_id)
+
+    def restore(self, endpoint_id: str, endpoint: Endpoint | None) -> None:
+        """Put back an endpoint from a durable backend (None: it was removed)."""
+        if endpoint is None:
+            self._endpoints.pop(endpoint_id, None)
+        elif endpoint_id in self._endpoints:
+            current = self._endpoints[endpoint_id]
+            for name in Endpoint.__slots__:  # in place: a delivery in flight holds it
+                setattr(current, name, getattr(endpoint, name))
+        else:
+            self._endpoints[endpoint_id] = endpoint
 
     def check_url(self, url: str) -> None:
         """Refuse (a 400 on `url`) a URL webhooks may not go to: this sandbox itself, or a host
@@ -87,9 +103,15 @@ class EndpointRegistry:
         secret = secret or new_secret(self._random_bytes())
         endpoint = Endpoint(endpoint_id or self._make_id(), provider, url, secret, created_at, **options)
         self._endpoints[endpoint.id] = endpoint
+        self._touch(endpoint.id)
         return endpoint
 
     def get(self, endpoint_id: str) -> Endpoint | None:
+        """The endpoint, which the caller may change in place."""
+        self._touch(endpoint_id)
+        return self._endpoints.get(endpoint_id)
+
+    def peek(self, endpoint_id: str) -> Endpoint | None:
         return self._endpoints.get(endpoint_id)
 
     def all(self) -> list[Endpoint]:
@@ -101,11 +123,14 @@ class EndpointRegistry:
         doomed = [e for e in self._endpoints.values() if e.owned and provider in (None, e.provider) and tenant in (None, e.tenant)]
         for endpoint in doomed:
             del self._endpoints[endpoint.id]
+            self._touch(endpoint.id)
 
     def remove(self, endpoint_id: str) -> bool:
+        self._touch(endpoint_id)
         return self._endpoints.pop(endpoint_id, None) is not None
 
     def rotate(self, endpoint: Endpoint, now: float, overlap_seconds: float, secret: str | None = None) -> None:
+        self._touch(endpoint.id)
         endpoint.previous_secrets.append((endpoint.secret, now + overlap_seconds))
         endpoint.secret = secret or new_secret(self._random_bytes())
 

@@ -15,11 +15,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -38,6 +40,7 @@ from sandbox.core.webhooks.endpoints import Endpoint, EndpointRegistry
 log = logging.getLogger("sandbox.webhooks")
 
 EXCERPT = 1024  # bytes of each response body kept in the delivery log
+CLAIM_MARGIN = 2.0  # seconds a claim outlives its attempt's timeout: then another process may take it
 
 
 @dataclass(slots=True)
@@ -68,6 +71,7 @@ class Delivery:
     next_ts: float | None = None
     note: str | None = None  # why it was never sent, e.g. a full outbox
     resend_asked: bool = False
+    claim: tuple[str, float] | None = None  # (process, real time until): attempted by one process sharing the store
 
     @property
     def chain(self) -> tuple[str, str]:
@@ -129,7 +133,17 @@ class Outbox:
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        # A store shared by processes: deliveries are changed under its lock, and each attempt is
+        # claimed by one process first (docs/architecture.md, "Durable and shared state").
+        self.touched: set[str] | None = None  # deliveries changed, when a durable backend asks
+        self.exclusive: Callable[[], AbstractAsyncContextManager[None]] | None = None
+        self.process = ""  # this process's name in claims
+        self._rechecks: dict[str, float] = {}  # delivery id -> when to look again at another process's claim
         clock.subscribe(self._wake.set)
+
+    def _touch(self, delivery: Delivery) -> None:
+        if self.touched is not None:
+            self.touched.add(delivery.id)
 
     # -- recording -------------------------------------------------------------------
 
@@ -142,6 +156,7 @@ class Outbox:
         for endpoint in endpoints:
             delivery = Delivery(self._make_id(), endpoint.id, event, body, iso(self._clock.now()))
             self._deliveries[delivery.id] = delivery
+            self._touch(delivery)
             full = self._full(delivery)
             if full is not None:
                 delivery.note = f"not sent: {full}"
@@ -160,6 +175,7 @@ class Outbox:
         delivery = self._deliveries.get(delivery_id)
         if delivery is None:
             return None
+        self._touch(delivery)
         if delivery.id in self._inflight:
             delivery.resend_asked = True  # attempted again as soon as the current attempt ends
             return delivery
@@ -173,6 +189,55 @@ class Outbox:
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self._deliveries.get(delivery_id)
+
+    def all(self) -> list[Delivery]:
+        return list(self._deliveries.values())
+
+    def restore(self, incoming: Delivery) -> None:
+        """Put back a delivery as a durable backend (or another process sharing it) left it: a new
+        one joins its chain as `publish` would; a known one takes the new state in place."""
+        delivery = self._deliveries.get(incoming.id)
+        if delivery is None:
+            delivery = self._deliveries[incoming.id] = incoming
+            if delivery.status == "pending":
+                self._count_pending(delivery, 1)
+                self._chains.setdefault(delivery.chain, deque()).append(delivery)
+            else:
+                self._finished_now(delivery)
+        else:
+            was_pending = delivery.status == "pending"
+            for name in ("status", "attempts", "next_ts", "note", "claim"):
+                setattr(delivery, name, getattr(incoming, name))
+            if was_pending and delivery.status != "pending":
+                self._count_pending(delivery, -1)
+                self._unchain(delivery)
+                self._finished_now(delivery)
+            elif not was_pending and delivery.status == "pending":
+                self._count_pending(delivery, 1)
+                self._finished.discard(_share(delivery), delivery.id)
+        chain = self._chains.get(delivery.chain)
+        if delivery.status == "pending" and delivery.next_ts is not None and chain and chain[0] is delivery:
+            self._seq += 1
+            heapq.heappush(self._due, (delivery.next_ts, self._seq, delivery.id))
+        self._wake.set()
+
+    def remove(self, delivery_id: str) -> None:
+        """Forget a delivery another process forgot (a reset)."""
+        delivery = self._deliveries.pop(delivery_id, None)
+        if delivery is None:
+            return
+        self._finished.discard(_share(delivery), delivery.id)
+        if delivery.status == "pending":
+            self._count_pending(delivery, -1)
+        delivery.status = "failed"
+        self._unchain(delivery)
+
+    def _unchain(self, delivery: Delivery) -> None:
+        chain = self._chains.get(delivery.chain)
+        if chain is not None and delivery in chain:
+            chain.remove(delivery)
+            if not chain:
+                del self._chains[delivery.chain]
 
     def query(self, **filters: str | None) -> list[Delivery]:
         wanted = {name: value for name, value in filters.items() if value is not None}
@@ -203,6 +268,7 @@ class Outbox:
     def _clear_deliveries(self, provider: str | None, tenant: str | None) -> None:
         for delivery in [d for d in self._deliveries.values() if provider in (None, d.event.provider) and tenant in (None, d.event.tenant)]:
             del self._deliveries[delivery.id]
+            self._touch(delivery)
             self._finished.discard(_share(delivery), delivery.id)
             if delivery.status == "pending":
                 self._count_pending(delivery, -1)
@@ -244,7 +310,10 @@ class Outbox:
 
     def _valid(self, ts: float, delivery_id: str) -> bool:
         delivery = self._deliveries.get(delivery_id)
-        return delivery is not None and delivery.status == "pending" and delivery.next_ts == ts
+        return (
+            delivery is not None and delivery.status == "pending"
+            and (delivery.next_ts == ts or self._rechecks.get(delivery_id) == ts)
+        )
 
     def _start_due(self) -> None:
         cap = self.settings.concurrency
@@ -299,26 +368,57 @@ class Outbox:
             timeout = 1.0 if self._clock.frozen else min(max(self._due[0][0] - self._clock.timestamp(), 0.005), 1.0)
         await wait_event(self._wake, timeout)
 
+    def _locked(self) -> AbstractAsyncContextManager[None]:
+        """The store's lock when processes share it (their changes are in once it is held)."""
+        return self.exclusive() if self.exclusive is not None else contextlib.nullcontext()
+
+    def _claim(self, delivery: Delivery, due: float | None) -> bool:
+        """Whether this process may attempt `delivery` now. With a store shared by processes, it
+        claims it (under the store's lock) until the attempt's timeout has surely passed."""
+        if self.exclusive is None:
+            return True
+        now = time.time()
+        if delivery.status != "pending" or delivery.id not in self._deliveries:
+            return False
+        if delivery.claim is not None and delivery.claim[0] != self.process and delivery.claim[1] > now:
+            # Another process is attempting it. Look again when its claim runs out, in case it died.
+            self._seq += 1
+            recheck = self._clock.timestamp() + (delivery.claim[1] - now) + 0.01
+            self._rechecks[delivery.id] = recheck
+            heapq.heappush(self._due, (recheck, self._seq, delivery.id))
+            return False
+        if delivery.next_ts != due and self._rechecks.pop(delivery.id, None) is None:
+            return False  # rescheduled by another process meanwhile
+        delivery.claim = (self.process, now + self.settings.timeout_seconds + CLAIM_MARGIN)
+        self._touch(delivery)
+        return True
+
     async def _attempt(self, delivery: Delivery) -> None:
+        due = delivery.next_ts
         try:
-            endpoint = self._registry.get(delivery.endpoint_id)
-            if endpoint is None or not endpoint.enabled:
-                reason = "endpoint removed" if endpoint is None else f"endpoint disabled ({endpoint.disabled_reason or 'by request'})"
-                delivery.attempts.append(Attempt(len(delivery.attempts) + 1, iso(self._clock.now()), None, 0.0, error=reason))
-                self._finish(delivery, "failed")
-                return
-            scripted = self._scripted(delivery, endpoint)
+            async with self._locked():
+                if not self._claim(delivery, due):
+                    return
+                endpoint = self._registry.get(delivery.endpoint_id)
+                if endpoint is None or not endpoint.enabled:
+                    reason = "endpoint removed" if endpoint is None else f"endpoint disabled ({endpoint.disabled_reason or 'by request'})"
+                    delivery.attempts.append(Attempt(len(delivery.attempts) + 1, iso(self._clock.now()), None, 0.0, error=reason))
+                    self._finish(delivery, "failed")
+                    return
+                scripted = self._scripted(delivery, endpoint)
             if scripted is not None and scripted.latency_ms:
                 await asyncio.sleep(scripted.latency_ms / 1000)  # the scripted receiver is slow
             if scripted is not None and scripted.status is not None:
                 number = len(delivery.attempts) + 1
                 at, latency = iso(self._clock.now()), float(scripted.latency_ms)
                 attempt = Attempt(number, at, scripted.status, latency, "scripted by a sandbox scenario")
-                delivery.attempts.append(attempt)
                 status, retry_after = scripted.status, scripted.retry_after
             else:
-                status, retry_after = await self._post(delivery, endpoint)
-            self._decide(delivery, endpoint, status, retry_after)
+                attempt, status, retry_after = await self._post(delivery, endpoint)
+            async with self._locked():
+                delivery.claim = None
+                delivery.attempts.append(attempt)
+                self._decide(delivery, endpoint, status, retry_after)
         except Exception:  # a delivery bug must never kill the worker loop
             log.exception("webhook delivery %s crashed", delivery.id)
             self._finish(delivery, "failed")
@@ -340,7 +440,7 @@ class Outbox:
         outcome = self._rules.decide(event.provider, "deliver", event.tenant, context)
         return outcome.delivery if outcome is not None else None
 
-    async def _post(self, delivery: Delivery, endpoint: Endpoint) -> tuple[int | None, float | None]:
+    async def _post(self, delivery: Delivery, endpoint: Endpoint) -> tuple[Attempt, int | None, float | None]:
         number = len(delivery.attempts) + 1
         event = delivery.event
         signer = self._signer(event.provider)
@@ -353,21 +453,19 @@ class Outbox:
             raise RuntimeError("the outbox is not running")
         refused = await self._registry.delivery_refusal(endpoint.url)  # never the sandbox itself (core/webhooks/targets.py)
         if refused is not None:
-            delivery.attempts.append(Attempt(number, at, None, 0.0, error=refused))
-            return None, None
+            return Attempt(number, at, None, 0.0, error=refused), None, None
         try:
             async with self._session.post(endpoint.url, data=delivery.body, headers=headers, allow_redirects=False) as resp:
                 excerpt = (await resp.content.read(EXCERPT)).decode("utf-8", "replace")
                 latency = round((time.perf_counter() - started) * 1000, 1)
-                delivery.attempts.append(Attempt(number, at, resp.status, latency, excerpt))
-                return resp.status, _retry_after(resp.headers.get("Retry-After"))
+                return Attempt(number, at, resp.status, latency, excerpt), resp.status, _retry_after(resp.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             latency = round((time.perf_counter() - started) * 1000, 1)
             message = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            delivery.attempts.append(Attempt(number, at, None, latency, error=message))
-            return None, None
+            return Attempt(number, at, None, latency, error=message), None, None
 
     def _decide(self, delivery: Delivery, endpoint: Endpoint, status: int | None, retry_after: float | None) -> None:
+        self._touch(delivery)
         if status is not None and 200 <= status < 300:
             self._finish(delivery, "delivered")
         elif status == 410:  # the receiver says it is gone for good: stop sending to it
@@ -381,6 +479,7 @@ class Outbox:
             self._finish(delivery, "failed")
 
     def _finish(self, delivery: Delivery, status: str) -> None:
+        self._touch(delivery)
         if delivery.status == "pending":
             self._count_pending(delivery, -1)
         delivery.status = status
@@ -398,6 +497,7 @@ class Outbox:
             self._finished_now(delivery)
 
     def _schedule(self, delivery: Delivery, ts: float) -> None:
+        self._touch(delivery)
         delivery.next_ts = ts
         self._seq += 1
         heapq.heappush(self._due, (ts, self._seq, delivery.id))
@@ -436,7 +536,8 @@ class Outbox:
         by a bound stays listed, and one tenant's flood pushes out its own, not everyone's."""
         self._finished.limit = self.settings.max_deliveries
         for gone in self._finished.add(_share(delivery), delivery.id, delivery.id):
-            self._deliveries.pop(gone, None)
+            if self._deliveries.pop(gone, None) is not None and self.touched is not None:
+                self.touched.add(gone)
 
 
 def _share(delivery: Delivery) -> tuple[str, str]:

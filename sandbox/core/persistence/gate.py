@@ -1,0 +1,136 @@
+"""Turns: how a durable or shared backend keeps requests atomic and acknowledged.
+
+Handlers run without awaiting, which makes each one atomic inside one process. A request (and the
+background work that changes state: a webhook attempt's outcome, a timer) runs inside a *turn*:
+
+- the first to enter opens it: with a shared backend, that takes the store's lock and applies the
+  changes other processes committed since this one last looked;
+- others in this process join the open turn, so one lock serves many requests;
+- each one, on leaving, waits for a commit that includes its changes before it answers (commits
+  that overlap are one: group commit);
+- the last to leave releases the lock. A turn stops admitting requests after `window` seconds so
+  that other processes get theirs; background work is always admitted, since a request may be
+  waiting for it (a webhook flush).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from sandbox.core.persistence.journal import Change, Journal
+from sandbox.core.persistence.state import StateSync
+
+log = logging.getLogger("sandbox.persistence")
+
+
+class Backend(Protocol):
+    shared: bool
+
+    def describe(self) -> str: ...
+
+    async def open(self) -> list[Change]: ...
+
+    async def acquire(self) -> list[Change] | None: ...  # None: this process fell behind, reload
+
+    async def snapshot(self) -> list[Change]: ...
+
+    async def commit(self, changes: list[Change]) -> None: ...
+
+    async def release(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Gate:
+    def __init__(self, backend: Backend, journal: Journal, sync: StateSync, window: float = 0.005) -> None:
+        self.backend, self.journal, self.sync = backend, journal, sync
+        self._window = window
+        self._members = 0
+        self._held = False
+        self._opened_at = 0.0
+        self._opening: asyncio.Future[None] | None = None
+        self._released = asyncio.Event()
+        self._released.set()
+        self._writer: asyncio.Task[None] | None = None
+        self._requested = 0  # commits asked for
+        self._written = 0  # of those, how many a finished commit covers
+
+    @contextlib.asynccontextmanager
+    async def turn(self, background: bool = False) -> AsyncIterator[None]:
+        await self._enter(background)
+        try:
+            yield
+        finally:
+            await self._leave()
+
+    def background(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.turn(background=True)
+
+    async def _enter(self, background: bool) -> None:
+        while True:
+            admitting = background or not self.backend.shared or time.monotonic() - self._opened_at < self._window
+            if self._held and admitting:
+                self._members += 1
+                return
+            if self._opening is not None:
+                await asyncio.shield(self._opening)
+                continue
+            if self._held:  # the turn is closed to newcomers: wait for its end
+                await self._released.wait()
+                continue
+            self._opening = asyncio.get_running_loop().create_future()
+            try:
+                await self._open()
+            finally:
+                opening, self._opening = self._opening, None
+                opening.set_result(None)
+
+    async def _open(self) -> None:
+        self._released.clear()
+        try:
+            changes = await self.backend.acquire()
+        except BaseException:
+            self._released.set()
+            raise
+        self._held, self._opened_at = True, time.monotonic()
+        if changes is None:
+            self.sync.reload(await self.backend.snapshot())
+        elif changes:
+            self.sync.apply(changes)
+
+    async def _leave(self) -> None:
+        self._members -= 1
+        try:
+            await self._commit()
+        finally:
+            if self._members == 0 and self._held and self._writer is None:
+                self._held = False
+                try:
+                    await self.backend.release()
+                finally:
+                    self._released.set()
+
+    async def _commit(self) -> None:
+        """Return once a commit that took the journal after this call has finished."""
+        self._requested += 1
+        target = self._requested
+        while self._written < target:
+            if self._writer is None:
+                self._writer = asyncio.get_running_loop().create_task(self._write())
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        try:
+            while self._written < self._requested:
+                target = self._requested
+                changes = self.journal.take()
+                if changes:
+                    await self.backend.commit(changes)
+                self._written = target
+        finally:
+            self._writer = None
