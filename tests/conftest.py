@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import os
 import socket
 import subprocess
@@ -130,6 +131,11 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _without_backend(environ) -> dict[str, str]:
+    """Servers a test starts as processes keep their state in memory: the CLI is under test there."""
+    return {k: v for k, v in environ.items() if k not in ("SANDBOX_DATA_DIR", "SANDBOX_STORE")}
+
+
 @pytest.fixture
 def serve():
     procs = []
@@ -138,7 +144,7 @@ def serve():
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "serve", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **(env or {})},
+            env={**_without_backend(os.environ), **(env or {})},
         )
         procs.append(proc)
         return proc
@@ -195,3 +201,50 @@ def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def backend(request, monkeypatch, tmp_path_factory) -> str:
+    """Where the state of the apps a test makes is kept: memory, or (for the HTTP suite, see
+    `pytest_generate_tests`) also SQLite and a real Redis, so the suite runs on every backend."""
+    name = getattr(request, "param", os.environ.get("TEST_BACKEND", "memory"))
+    monkeypatch.delenv("SANDBOX_DATA_DIR", raising=False)
+    monkeypatch.delenv("SANDBOX_STORE", raising=False)
+    if name == "memory":
+        return name
+    if name == "sqlite":
+        monkeypatch.setenv("SANDBOX_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    else:
+        monkeypatch.setenv("SANDBOX_STORE", request.getfixturevalue("redis_server").url)
+    # A test may make several apps: each gets a state of its own (a directory, or a Redis key
+    # prefix), as two separate servers would.
+    import sandbox.app
+    from sandbox.core.persistence import backend_for
+
+    apart = (f"/app{n}" if name == "sqlite" else f"?prefix={next(_PREFIXES)}" for n in itertools.count())
+    monkeypatch.setattr(sandbox.app, "backend_for", lambda url: backend_for(url + next(apart)))
+    return name
+
+
+_PREFIXES = (f"test{n}" for n in itertools.count())
+
+
+BACKENDS = ("memory", "sqlite", "redis")
+# Modules about something other than state (the CLI, lint, parsing, the network, the plugin's own
+# servers) run on memory only; so do the unit tests, which make no app.
+MEMORY_ONLY = frozenset({
+    "test_architecture", "test_cli", "test_durable_sqlite", "test_hostile_input", "test_lint", "test_listen", "test_openapi",
+    "test_parser_rejects", "test_pytest_plugin", "test_redis_replicas", "test_security_admin", "test_security_network",
+})
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """The HTTP suite runs on every backend (`[memory]`, `[sqlite]`, `[redis]`); TEST_BACKEND=name
+    runs everything on that one instead."""
+    module = metafunc.module.__name__
+    if (
+        os.environ.get("TEST_BACKEND") or "backend" not in metafunc.fixturenames or module.startswith("tests.unit.")
+        or module.rsplit(".", 1)[-1] in MEMORY_ONLY or {"serve", "servers"} & set(metafunc.fixturenames)
+    ):
+        return
+    metafunc.parametrize("backend", BACKENDS, indirect=True)

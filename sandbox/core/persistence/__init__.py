@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -34,14 +35,19 @@ def outside_turn(handler: Any) -> Any:
 
 
 def backend_for(url: str) -> Backend:
-    """`sqlite:DIR` or `redis://…` (also `rediss://`, `unix://`)."""
+    """`sqlite:DIR` or `redis://…` (also `rediss://`, `unix://`); a `prefix` query parameter names
+    the keys of this sandbox, so that one Redis database can hold several (`sandbox` by default)."""
     if url.startswith("sqlite:"):
         from sandbox.core.persistence.sqlite import SqliteBackend
 
         return SqliteBackend(url.removeprefix("sqlite:"))
     from sandbox.core.persistence.redis import RedisBackend
 
-    return RedisBackend(url)
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = next((value for name, value in query if name == "prefix"), "sandbox") or "sandbox"
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    return RedisBackend(urlunsplit(parts._replace(query=rest)), prefix=prefix)
 
 
 class Persistence:
