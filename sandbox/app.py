@@ -19,8 +19,7 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ERRORS, ErrorRouter, cors
 from sandbox.core.limits import SandboxRunner, read_deadline
-from sandbox.core.persistence import Persistence, backend_for
-from sandbox.core.persistence.sqlite import DataDirInUse
+from sandbox.core.persistence import BackendUnavailable, Persistence, backend_for
 from sandbox.core.registry import Provider
 from sandbox.core.requests import request_middleware
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
@@ -96,9 +95,9 @@ async def _restore(app: web.Application, persistence: Persistence) -> None:
 
     try:
         await persistence.start(configure)
-    except DataDirInUse as exc:
+    except BackendUnavailable as exc:  # a directory in use, Redis not reachable
         raise ConfigError(str(exc)) from None
-    except OSError as exc:  # redis-py's ConnectionError is one
+    except OSError as exc:
         raise ConfigError(f"cannot open the state in {persistence.backend.describe()}: {exc}") from None
 
 

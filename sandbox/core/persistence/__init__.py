@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from sandbox.core.persistence.gate import Backend, Gate
+from sandbox.core.errors import ErrorKind, SandboxError
+from sandbox.core.persistence.gate import Backend, BackendUnavailable, Gate
 from sandbox.core.persistence.journal import Journal
 from sandbox.core.persistence.state import StateSync
 from sandbox.core.runtime import Runtime
@@ -69,10 +70,11 @@ class Persistence:
         async with self.gate.background():
             if held:
                 self.sync.reload(held)
-            else:
+            resumed = bool(held) or self.gate.applied > 0
+            if not resumed:
                 self.sync.everything()
-            configure(bool(held))
-        log.info("state in %s: %d keys restored", self.backend.describe(), len(held))
+            configure(resumed)
+        log.info("state in %s: %s", self.backend.describe(), "resumed" if resumed else "new")
 
     async def stop(self) -> None:
         await self.backend.close()
@@ -85,10 +87,14 @@ class Persistence:
             route = request.match_info.route
             if getattr(route.handler, OUTSIDE, False):
                 return await handler(request)
-            async with gate.turn():
-                return await handler(request)
+            try:
+                async with gate.turn():
+                    return await handler(request)
+            except BackendUnavailable as exc:
+                log.error("%s %s: %s", request.method, request.path, exc)
+                raise SandboxError(ErrorKind.INTERNAL, "The sandbox's state store is unavailable; try again", status=503) from None
 
         return in_turn
 
 
-__all__ = ["Persistence", "backend_for", "outside_turn"]
+__all__ = ["BackendUnavailable", "Persistence", "backend_for", "outside_turn"]

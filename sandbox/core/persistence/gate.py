@@ -28,6 +28,10 @@ from sandbox.core.persistence.state import StateSync
 log = logging.getLogger("sandbox.persistence")
 
 
+class BackendUnavailable(RuntimeError):
+    """The backend cannot be reached or taken: its message says why, for an operator."""
+
+
 class Backend(Protocol):
     shared: bool
 
@@ -54,8 +58,8 @@ class Gate:
         self._held = False
         self._opened_at = 0.0
         self._opening: asyncio.Future[None] | None = None
-        self._released = asyncio.Event()
-        self._released.set()
+        self._ended: asyncio.Future[None] | None = None  # resolved when the turn held now has ended
+        self.applied = 0  # keys the last turn opened took from other processes
         self._writer: asyncio.Task[None] | None = None
         self._requested = 0  # commits asked for
         self._written = 0  # of those, how many a finished commit covers
@@ -80,8 +84,8 @@ class Gate:
             if self._opening is not None:
                 await asyncio.shield(self._opening)
                 continue
-            if self._held:  # the turn is closed to newcomers: wait for its end
-                await self._released.wait()
+            if self._held and self._ended is not None:  # the turn is closed to newcomers: wait for its end
+                await asyncio.shield(self._ended)
                 continue
             self._opening = asyncio.get_running_loop().create_future()
             try:
@@ -91,17 +95,28 @@ class Gate:
                 opening.set_result(None)
 
     async def _open(self) -> None:
-        self._released.clear()
         try:
             changes = await self.backend.acquire()
-        except BaseException:
-            self._released.set()
+        except BackendUnavailable:
             raise
+        except Exception as exc:  # the store went away: say so, in the provider's shape
+            raise BackendUnavailable(f"the state store is unavailable: {type(exc).__name__}") from exc
         self._held, self._opened_at = True, time.monotonic()
-        if changes is None:
-            self.sync.reload(await self.backend.snapshot())
-        elif changes:
-            self.sync.apply(changes)
+        self._ended = ended = asyncio.get_running_loop().create_future()
+        try:
+            if changes is None:
+                changes = await self.backend.snapshot()
+                self.sync.reload(changes)
+            elif changes:
+                self.sync.apply(changes)
+            self.applied = len(changes)
+        except BaseException:
+            self._held = False
+            try:
+                await self.backend.release()
+            finally:
+                ended.set_result(None)
+            raise
 
     async def _leave(self) -> None:
         self._members -= 1
@@ -109,11 +124,12 @@ class Gate:
             await self._commit()
         finally:
             if self._members == 0 and self._held and self._writer is None:
-                self._held = False
+                self._held, ended = False, self._ended
                 try:
                     await self.backend.release()
                 finally:
-                    self._released.set()
+                    if ended is not None and not ended.done():
+                        ended.set_result(None)
 
     async def _commit(self) -> None:
         """Return once a commit that took the journal after this call has finished."""

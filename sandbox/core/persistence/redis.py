@@ -20,6 +20,7 @@ import random
 import socket
 from typing import Any
 
+from sandbox.core.persistence.gate import BackendUnavailable
 from sandbox.core.persistence.journal import Change
 
 LOG_LENGTH = 10_000
@@ -85,7 +86,13 @@ class RedisBackend:
         return f"redis ({self.url}), as {self.process}"
 
     async def open(self) -> list[Change]:
-        return await self.snapshot()
+        """Nothing yet: the first turn catches up from version 0 (or reloads), under the lock, so
+        that replicas starting together agree on who found the state empty."""
+        try:
+            await self._redis.ping()
+        except Exception as exc:  # redis-py's errors are not OSErrors
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from None
+        return []
 
     async def snapshot(self) -> list[Change]:
         """The whole state, in the order keys first appeared, and the version it is at."""

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from sandbox.core.persistence.gate import BackendUnavailable
 from sandbox.core.persistence.journal import Change
 
 T = TypeVar("T")
@@ -25,7 +26,7 @@ LOCK = "sandbox.lock"
 SCHEMA = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, ord INTEGER NOT NULL, value BLOB NOT NULL)"
 
 
-class DataDirInUse(RuntimeError):
+class DataDirInUse(BackendUnavailable):
     pass
 
 

@@ -138,7 +138,7 @@ class Outbox:
         self.touched: set[str] | None = None  # deliveries changed, when a durable backend asks
         self.exclusive: Callable[[], AbstractAsyncContextManager[None]] | None = None
         self.process = ""  # this process's name in claims
-        self._rechecks: dict[str, float] = {}  # delivery id -> when to look again at another process's claim
+        self._rechecks: dict[str, float] = {}  # delivery id -> when (real time) another process's claim runs out
         clock.subscribe(self._wake.set)
 
     def _touch(self, delivery: Delivery) -> None:
@@ -310,10 +310,7 @@ class Outbox:
 
     def _valid(self, ts: float, delivery_id: str) -> bool:
         delivery = self._deliveries.get(delivery_id)
-        return (
-            delivery is not None and delivery.status == "pending"
-            and (delivery.next_ts == ts or self._rechecks.get(delivery_id) == ts)
-        )
+        return delivery is not None and delivery.status == "pending" and delivery.next_ts == ts
 
     def _start_due(self) -> None:
         cap = self.settings.concurrency
@@ -329,6 +326,7 @@ class Outbox:
             elif len(self._inflight) >= cap:
                 return  # still ready: it goes on when any slot frees
             del self._ready[endpoint_id]
+        self._start_rechecks()
         now = self._clock.timestamp()
         while self._due and self._due[0][0] <= now and len(self._inflight) < cap:
             entry = heapq.heappop(self._due)
@@ -340,6 +338,19 @@ class Outbox:
                 self._held.setdefault(delivery.endpoint_id, deque()).append(entry)  # its endpoint's slots are taken
                 continue
             self._start(delivery)
+
+    def _start_rechecks(self) -> None:
+        """Deliveries another process had claimed, whose claim ran out: it may have died."""
+        if not self._rechecks:
+            return
+        now = time.time()
+        for delivery_id, until in list(self._rechecks.items()):
+            if until > now:
+                continue
+            del self._rechecks[delivery_id]
+            delivery = self._deliveries.get(delivery_id)
+            if delivery is not None and delivery.status == "pending" and delivery_id not in self._inflight:
+                self._start(delivery)
 
     def _has_slot(self, endpoint_id: str) -> bool:
         return self._inflight_per_endpoint[endpoint_id] < self.settings.concurrency_per_endpoint
@@ -366,6 +377,9 @@ class Outbox:
         if self._due:
             # Real time moves a running clock; a frozen one moves only by a call, which wakes us.
             timeout = 1.0 if self._clock.frozen else min(max(self._due[0][0] - self._clock.timestamp(), 0.005), 1.0)
+        if self._rechecks:
+            until = min(self._rechecks.values()) - time.time()
+            timeout = max(min(timeout, until) if timeout is not None else until, 0.005)
         await wait_event(self._wake, timeout)
 
     def _locked(self) -> AbstractAsyncContextManager[None]:
@@ -381,13 +395,10 @@ class Outbox:
         if delivery.status != "pending" or delivery.id not in self._deliveries:
             return False
         if delivery.claim is not None and delivery.claim[0] != self.process and delivery.claim[1] > now:
-            # Another process is attempting it. Look again when its claim runs out, in case it died.
-            self._seq += 1
-            recheck = self._clock.timestamp() + (delivery.claim[1] - now) + 0.01
-            self._rechecks[delivery.id] = recheck
-            heapq.heappush(self._due, (recheck, self._seq, delivery.id))
+            # Another process is attempting it. Look again when its claim runs out (real time), in case it died.
+            self._rechecks[delivery.id] = delivery.claim[1] + 0.01
             return False
-        if delivery.next_ts != due and self._rechecks.pop(delivery.id, None) is None:
+        if delivery.next_ts != due:
             return False  # rescheduled by another process meanwhile
         delivery.claim = (self.process, now + self.settings.timeout_seconds + CLAIM_MARGIN)
         self._touch(delivery)
