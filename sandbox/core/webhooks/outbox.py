@@ -208,6 +208,8 @@ class Outbox:
             was_pending = delivery.status == "pending"
             for name in ("status", "attempts", "next_ts", "note", "claim"):
                 setattr(delivery, name, getattr(incoming, name))
+            if delivery.claim is None or delivery.status != "pending":
+                self._rechecks.pop(delivery.id, None)  # whoever claimed it is done
             if was_pending and delivery.status != "pending":
                 self._count_pending(delivery, -1)
                 self._unchain(delivery)
@@ -295,13 +297,23 @@ class Outbox:
         """Wait until nothing is due now and nothing is in flight; False if `timeout` passed first."""
         deadline = time.monotonic() + timeout
         self._wake.set()
-        while self._busy():
+        while await self._still_busy():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             self._progress.clear()
             await wait_event(self._progress, min(remaining, 0.05))
         return True
+
+    async def _still_busy(self) -> bool:
+        """`_busy`, after taking in what other processes sharing the store did (their deliveries, and
+        the outcome of those they claimed, which count as busy until then)."""
+        if self.exclusive is not None:
+            async with self.exclusive():
+                pass
+            self._start_due()
+            return self._busy() or bool(self._rechecks)
+        return self._busy()
 
     def _busy(self) -> bool:
         now = self._clock.timestamp()
