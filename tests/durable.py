@@ -8,9 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import orjson
 import pytest
 import requests
 
@@ -94,3 +98,41 @@ class RedisServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+class Receiver:
+    """A webhook receiver on its own thread: answers `status`, keeps every body and counts them by
+    event id; `hold` (cleared) keeps answers waiting until it is set again."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.bodies: list[dict] = []
+        self.events: Counter[str] = Counter()
+        self.hold = threading.Event()
+        self.hold.set()
+        self.arrived = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver.bodies.append(body)
+                receiver.events[body["id"]] += 1
+                receiver.arrived.set()
+                receiver.hold.wait(10)
+                try:
+                    self.send_response(receiver.status)
+                    self.end_headers()
+                except OSError:
+                    pass  # the sandbox that sent it was killed
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.hold.set()
+        self.server.shutdown()

@@ -5,13 +5,9 @@ Real `sandbox serve` processes, killed with SIGKILL, and a real webhook receiver
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import orjson
 import pytest
 
-from tests.durable import DINO, Server
+from tests.durable import DINO, Receiver, Server
 
 START = ("--seed", "7", "--clock", "2026-01-01T00:00:00Z")
 RULES = {"name": "approve-later", "rules": [
@@ -20,35 +16,10 @@ RULES = {"name": "approve-later", "rules": [
 ]}
 
 
-class Receiver:
-    """A webhook receiver on its own thread: answers `status`, keeps what it got."""
-
-    def __init__(self) -> None:
-        self.status = 500
-        self.bodies: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.bodies.append(orjson.loads(body))
-                self.send_response(receiver.status)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
 @pytest.fixture
 def receiver():
     recv = Receiver()
+    recv.status = 500  # failing until the test lets it through: deliveries stay pending across the kill
     yield recv
     recv.close()
 

@@ -4,54 +4,15 @@ replica killed in the middle of an attempt or a retry schedule loses nothing."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import orjson
 import pytest
 
 from tests.conftest import SEED_AUTHORIZE, SEED_INTENT
-from tests.durable import DINO, Server
+from tests.durable import DINO, Receiver, Server
 
 CLOCK = ("--seed", "11", "--clock", "2026-01-01T00:00:00Z", "--webhook-timeout", "1")
-
-
-class Receiver:
-    """Counts every POST by event id; `hold` keeps the next answers waiting until released."""
-
-    def __init__(self) -> None:
-        self.events: Counter[str] = Counter()
-        self.status = 200
-        self.hold = threading.Event()
-        self.hold.set()
-        self.arrived = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                receiver.events[body["id"]] += 1
-                receiver.arrived.set()
-                receiver.hold.wait(10)
-                try:
-                    self.send_response(receiver.status)
-                    self.end_headers()
-                except OSError:
-                    pass  # the sandbox that sent it was killed
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.hold.set()
-        self.server.shutdown()
 
 
 @pytest.fixture
