@@ -129,3 +129,16 @@ def test_a_scheduled_transition_fires_once_across_replicas(replicas):
         events = [e["type"] for e in server.get("/_sandbox/events", params={"object_id": intent["id"]}).json()["data"]]
         assert events == ["purchase_intent.created", "purchase_intent.needs_approval", "purchase_intent.authorized"]
     assert SEED_INTENT  # the intent both replicas made
+
+
+def test_a_client_slow_to_send_its_body_holds_up_no_replica(replicas):
+    import socket
+
+    slow_one, other = replicas()
+    with socket.create_connection(("127.0.0.1", slow_one.port)) as slow:
+        slow.sendall(b"POST /v1/purchase-intents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer din_test_durable\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{")  # and nothing more, for now
+        started = time.monotonic()
+        for server in (other, slow_one):
+            assert server.create_intent().status_code == 201
+        assert time.monotonic() - started < 5  # not the body deadline (30 s)

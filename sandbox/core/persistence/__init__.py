@@ -87,6 +87,10 @@ class Persistence:
             route = request.match_info.route
             if getattr(route.handler, OUTSIDE, False):
                 return await handler(request)
+            if request.body_exists and request.content_length is not None and request.content_length <= request.client_max_size:
+                # Read before the turn: a client slow to send its body must not hold the store's lock.
+                # (Unknown or oversized lengths are read, and refused, where they always were.)
+                await request.read()
             try:
                 async with gate.turn():
                     return await handler(request)
