@@ -60,14 +60,14 @@ class Persistence:
         runtime.durable = self.sync
         process = getattr(backend, "process", "local")
         runtime.outbox.process = process
-        runtime.outbox.exclusive = self.gate.background
-        runtime.scheduler.exclusive = self.gate.background
+        runtime.outbox.exclusive = self.gate.turn
+        runtime.scheduler.exclusive = self.gate.turn
 
     async def start(self, configure: Callable[[bool], None]) -> None:
         """Restore what the backend holds, then `configure(resumed)` (the command line's endpoints
         and scenarios, added where missing) in the first turn, so replicas starting together agree."""
         held = await self.backend.open()
-        async with self.gate.background():
+        async with self.gate.turn():
             if held:
                 self.sync.reload(held)
             resumed = bool(held) or self.gate.applied > 0

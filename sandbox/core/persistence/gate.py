@@ -9,8 +9,8 @@ background work that changes state: a webhook attempt's outcome, a timer) runs i
 - each one, on leaving, waits for a commit that includes its changes before it answers (commits
   that overlap are one: group commit);
 - the last to leave releases the lock. A turn stops admitting requests after `window` seconds so
-  that other processes get theirs; background work is always admitted, since a request may be
-  waiting for it (a webhook flush).
+  that other processes get theirs (background work too: an outbox busy with many deliveries must
+  not keep the lock; a request that waits for background work, a webhook flush, runs outside turns).
 """
 
 from __future__ import annotations
@@ -65,19 +65,16 @@ class Gate:
         self._written = 0  # of those, how many a finished commit covers
 
     @contextlib.asynccontextmanager
-    async def turn(self, background: bool = False) -> AsyncIterator[None]:
-        await self._enter(background)
+    async def turn(self) -> AsyncIterator[None]:
+        await self._enter()
         try:
             yield
         finally:
             await self._leave()
 
-    def background(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return self.turn(background=True)
-
-    async def _enter(self, background: bool) -> None:
+    async def _enter(self) -> None:
         while True:
-            admitting = background or not self.backend.shared or time.monotonic() - self._opened_at < self._window
+            admitting = not self.backend.shared or time.monotonic() - self._opened_at < self._window
             if self._held and admitting:
                 self._members += 1
                 return
@@ -90,6 +87,10 @@ class Gate:
             self._opening = asyncio.get_running_loop().create_future()
             try:
                 await self._open()
+                # The opener is in its own turn, however long taking the lock took: were it to wait
+                # for the turn's end like a latecomer, the turn would hold the lock with no one in it.
+                self._members += 1
+                return
             finally:
                 opening, self._opening = self._opening, None
                 opening.set_result(None)
@@ -101,7 +102,6 @@ class Gate:
             raise
         except Exception as exc:  # the store went away: say so, in the provider's shape
             raise BackendUnavailable(f"the state store is unavailable: {type(exc).__name__}") from exc
-        self._held, self._opened_at = True, time.monotonic()
         self._ended = ended = asyncio.get_running_loop().create_future()
         try:
             if changes is None:
@@ -111,12 +111,13 @@ class Gate:
                 self.sync.apply(changes)
             self.applied = len(changes)
         except BaseException:
-            self._held = False
             try:
                 await self.backend.release()
             finally:
                 ended.set_result(None)
             raise
+        # Only now may others join: the turn starts from everything the other processes committed.
+        self._held, self._opened_at = True, time.monotonic()
 
     async def _leave(self) -> None:
         self._members -= 1

@@ -26,8 +26,26 @@ from sandbox.core.persistence.journal import Change
 LOG_LENGTH = 10_000
 LOCK_MS = 30_000  # a process that dies holding the lock holds up the others this long at most
 
+# Waiters queue (first come, first served), so that a process that releases the lock cannot take
+# it straight back while another waits. A waiter asks again every few ms; one that stopped asking
+# for STALE_MS (it died) leaves the queue. Times are the Redis server's, the same for every process.
+STALE_MS = 250
+
 _ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[5], ARGV[1], now)
+redis.call('ZADD', KEYS[4], 'NX', now, ARGV[1])
+local head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+while head and head ~= ARGV[1] and tonumber(redis.call('HGET', KEYS[5], head) or '0') < now - tonumber(ARGV[4]) do
+  redis.call('ZREM', KEYS[4], head)
+  redis.call('HDEL', KEYS[5], head)
+  head = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+end
+if head ~= ARGV[1] then return false end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 local version = tonumber(redis.call('GET', KEYS[2]) or '0')
 local last = tonumber(ARGV[3])
 if version == last then return {version} end
@@ -75,7 +93,7 @@ class RedisBackend:
         self.url = url
         self.process = process or process_name()
         self._redis: Any = redis.asyncio.from_url(url)
-        names = ("lock", "version", "log", "state", "ord", "next")
+        names = ("lock", "version", "log", "state", "ord", "next", "waiters", "asked")
         self._keys = {name: f"{prefix}:{name}" for name in names}
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._commit = self._redis.register_script(_COMMIT)
@@ -106,13 +124,14 @@ class RedisBackend:
 
     async def acquire(self) -> list[Change] | None:
         k = self._keys
-        delay = 0.0005
+        keys = [k["lock"], k["version"], k["log"], k["waiters"], k["asked"]]
+        delay = 0.0002
         while True:
-            found = await self._acquire(keys=[k["lock"], k["version"], k["log"]], args=[self.process, LOCK_MS, self._seen])
+            found = await self._acquire(keys=keys, args=[self.process, LOCK_MS, self._seen, STALE_MS])
             if found:
                 break
-            await asyncio.sleep(delay * (1 + random.random()))  # another process's turn
-            delay = min(delay * 2, 0.01)
+            await asyncio.sleep(delay * (1 + random.random()))  # another process's turn, or one queued first
+            delay = min(delay * 2, 0.002)
         version = int(found[0])
         if len(found) == 2 and found[1] == b"reload":
             return None
