@@ -19,6 +19,7 @@ from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ERRORS, ErrorRouter, cors
 from sandbox.core.limits import SandboxRunner, read_deadline
+from sandbox.core.pages import FRAME_ANCESTORS, frame_ancestors
 from sandbox.core.persistence import BackendUnavailable, Persistence, backend_for
 from sandbox.core.registry import Provider
 from sandbox.core.requests import request_middleware
@@ -27,13 +28,16 @@ from sandbox.core.scenarios.loader import ScenarioError, load
 from sandbox.core.scenarios.rules import OutcomeCatalog
 from sandbox.core.security import ADDRESSES, Addresses, ControlGuard, Origins
 from sandbox.core.webhooks.targets import WebhookTargets
+from sandbox.demo import plan as demo_plan
 from sandbox.providers.basistheory_ai import BasisTheoryAi
 from sandbox.providers.basistheory_ai.auth import JwtSettings
+from sandbox.providers.basistheory_ai.control import VERIFICATION_PAGE as BT_VERIFICATION_PAGE
 from sandbox.providers.basistheory_platform import BasisTheoryPlatform
 from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
 from sandbox.providers.basistheory_platform.control import KEY_PATH
 from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE
 from sandbox.providers.crossmint import Crossmint
+from sandbox.providers.crossmint.control import VERIFICATION_PAGE as CROSSMINT_VERIFICATION_PAGE
 from sandbox.providers.dino import Dino
 from sandbox.providers.dino.control import APPROVALS
 from sandbox.providers.dino.models import DinoSettings
@@ -46,7 +50,9 @@ PERSISTENCE = web.AppKey("persistence", Persistence)
 # a third party's page that a front end opens for a cardholder (in a popup or a frame, which
 # carry no header), each reached by the id of the one object it acts on; and the public key
 # that checks BT-SIGNATUREs, public as Basis Theory's own is.
-HUMAN_STEP_PAGES = (APPROVALS, CHALLENGE_PAGE + "{id}", PASSKEY_PAGE, REDIRECT_PAGE + "{id}", KEY_PATH)
+HUMAN_STEP_PAGES = (
+    APPROVALS, CHALLENGE_PAGE + "{id}", PASSKEY_PAGE, REDIRECT_PAGE + "{id}", KEY_PATH, BT_VERIFICATION_PAGE, CROSSMINT_VERIFICATION_PAGE,
+)
 
 
 def providers(settings: Settings | None = None) -> list[Provider]:
@@ -171,6 +177,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     if persistence is not None:
         app[PERSISTENCE] = persistence
     app[ADDRESSES] = addresses
+    app[FRAME_ANCESTORS] = frame_ancestors(settings.cors_origins, loopback=settings.cors_loopback)  # who may frame the pages
     app[ERRORS] = errors  # parser rejects answer in the owning provider's shape too (core/limits.py)
     operator = control.operator_api(runtime)
     routes: list[web.RouteDef] = []
@@ -179,7 +186,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         errors.add(provider.prefixes, provider.style)
         routes += provider.mount(runtime, operator)
     errors.add(control.PREFIXES, control.style)
-    app.add_routes(_unique(routes + control.routes(operator)))
+    app.add_routes(_unique(routes + control.routes(operator, demo_plan(settings))))
     _register_endpoints(runtime, settings.webhooks)
     _load_scenarios(runtime, settings.scenarios)
     app.cleanup_ctx.append(_background)

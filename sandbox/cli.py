@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         help="redis://host:port/db: replicas share their state through one Redis (SANDBOX_STORE); docs/deployment.md",
     )
     serve.add_argument(
+        "--demo", action="store_true", default=None,
+        help="once listening, fill a few tenants of every provider with realistic objects made from the seed, through the "
+        "providers' own APIs; see them at /_sandbox/ (SANDBOX_DEMO; docs/dashboard.md)",
+    )
+    serve.add_argument(
         "--keepalive-timeout", dest="keepalive_timeout_seconds", type=float, default=None, metavar="S",
         help="seconds an idle connection stays open (default 75; SANDBOX_KEEPALIVE_TIMEOUT_SECONDS)",
     )
@@ -213,9 +218,35 @@ async def _serve(settings: Settings) -> None:
             print(f"scenario {scenario.id}: {scenario.name} ({len(scenario.rules)} rules)", flush=True)
         for endpoint in runtime.endpoints.all():
             print(f"webhook {endpoint.id}: {endpoint.provider} -> {endpoint.url} (secret {endpoint.secret})", flush=True)
+        if settings.demo:
+            await _demo_fill(settings, host, port)
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _demo_fill(settings: Settings, host: str, port: int) -> None:
+    """`--demo`: the server fills itself through its own HTTP API (`POST /_sandbox/demo`), as a client would."""
+    import aiohttp
+
+    if host in ("0.0.0.0", "[::]"):
+        host = "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+    headers = {"X-Sandbox-Admin-Token": settings.token} if settings.token else {}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+            async with session.post(f"http://{host}:{port}/_sandbox/demo", json={}, headers=headers) as resp:
+                filled = await resp.json(content_type=None)
+                if resp.status != 200:
+                    raise RuntimeError(f"{resp.status}: {filled}")
+    except (aiohttp.ClientError, TimeoutError, RuntimeError, ValueError) as exc:
+        print(f"sandbox: the demo fill failed: {exc}", file=sys.stderr, flush=True)
+        return
+    tenants = ", ".join(f"{t['provider']}/{t['tenant']}" for t in filled["tenants"])
+    print(f"demo: {filled['requests']} requests filled {len(filled['tenants'])} tenants ({tenants}); "
+          f"see http://{host}:{port}/_sandbox/", flush=True)
+    for failure in filled["failures"]:
+        print(f"sandbox: demo request failed: {failure['method']} {failure['path']} -> {failure['status']}: {failure['body']}",
+              file=sys.stderr, flush=True)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     bt_jwks: str | None = Field(None, description="JWKS file or URL: verify Basis Theory AI JWT signatures strictly")
     bt_jwt_public_key: str | None = Field(None, description="PEM public key file: verify Basis Theory AI JWTs strictly")
     dino_wallet_start_cents: int = Field(1_000_000, ge=0, description="Test USD in each new tenant's wallet")
+    demo: bool = Field(False, description="at start, fill a few tenants of every provider with objects from the seed (docs/dashboard.md)")
     # Safety (docs/security.md).
     admin_token: SecretStr | None = Field(
         None, description="every /_sandbox/ route needs it (header or the login page's cookie), except the human-step pages",

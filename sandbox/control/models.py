@@ -96,3 +96,12 @@ class DeliveryQuery(BaseModel):
 
 class Flush(BaseModel):
     timeout: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+
+class ObjectQuery(BaseModel):
+    provider: str | None = None
+    tenant: str | None = None
+    kind: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=300)] | None = None  # an id, or a part of one (any case)
+    internal: bool = False  # also the providers' own records (indexes, settings, flags), which are no API objects
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 500

@@ -147,6 +147,22 @@ class MemoryStore:
         only for a 404 that asks where a missing id lives (a near miss)."""
         return [(obj_id, space) for (_, obj_id), space in self._index.items() if obj_id in obj_ids]
 
+    def collections(self) -> list[tuple[Space, str, int]]:
+        """(space, kind, objects held) of every collection, in the order each appeared: for the
+        control plane's listings, never on a provider's request path."""
+        return [(space, kind, len(coll.items)) for space, kinds in self._spaces.items() for kind, coll in kinds.items()]
+
+    def browse(self, space: Space, kind: str) -> Iterator[tuple[str, Any]]:
+        """(id, object) of one collection, newest first, read without being noted as handed out
+        (a durable backend writes back what handlers were handed): for the control plane's listings."""
+        coll = self._collection(space, kind)
+        if coll is None:
+            return
+        for obj_id in reversed(coll.order):
+            obj = coll.items.get(obj_id)
+            if obj is not None:
+                yield obj_id, obj
+
     def sizes(self) -> dict[str, int]:
         collections = [coll for kinds in self._spaces.values() for coll in kinds.values()]
         return {

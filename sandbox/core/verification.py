@@ -9,13 +9,33 @@ can finish without the card networks' scripts (the browser SDK's expectations ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from html import escape
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
-from sandbox.core.pages import render_page
+from sandbox.core.errors import SandboxError
+from sandbox.core.pages import (
+    Html,
+    Outcome,
+    ReturnTo,
+    Step,
+    actions,
+    alert,
+    button,
+    choice_field,
+    code,
+    form,
+    hint,
+    human_page,
+    join,
+    para,
+    summary,
+    tag,
+    text_field,
+)
 
 SANDBOX_OTP = "123456"
 OTP_ATTEMPTS = 3
@@ -194,16 +214,196 @@ def _error(message: str, **data: Any) -> dict[str, Any]:
     return {"status": "ERROR", "error": {"message": message}, "data": data}
 
 
-async def passkey_page(request: web.Request) -> web.Response:
-    """The page behind `authContext.endpoint` of a CREATE_PASSKEY answer.
+# -- the ceremony as a page -------------------------------------------------------------------------
+# A provider's verification page walks its object's Session with these: a form for the step the
+# session is at, a hint of what each button does, and the action and payload a posted form asks for.
 
-    In production that endpoint is the card network's passkey iframe. Here the cardholder's
-    step is played by the next API call (AUTHENTICATE_PASSKEY), and this page says so.
-    """
-    identifier = request.query.get("identifier", "")
-    body = (
-        "<p>The sandbox plays the cardholder's passkey step: send "
-        "<code>{\"action\": \"AUTHENTICATE_PASSKEY\"}</code> to the verify endpoint of what is being verified "
-        f"to finish verification{' of ' + escape(identifier) if identifier else ''}.</p>"
+CANCEL = "CANCEL"  # a page's own action: the cardholder stops; nothing is sent
+STEP_TITLES = {
+    "new": "Verify this purchase", "otp_required": "Where should we send your code?", "otp_pending": "Enter your verification code",
+    "passkey": "Confirm with your passkey", "mastercard_auth": "Confirm with Mastercard", "failed": "Verification failed",
+}
+_METHOD_LABELS = {"OTPSMS": "Text message to {}", "OTPEMAIL": "Email to {}"}
+
+
+def ceremony_hint(session: Session) -> list[Html]:
+    """What the buttons of the session's current step send, and the sandbox's code."""
+    lines: list[Html] = []
+    if session.step in ("new", "failed"):
+        lines.append(para(tag("strong", "Start" if session.step == "new" else "Try again"), " sends ", code("START"),
+                          ": the card decides what follows (an OTP then a passkey, a passkey, Mastercard, verified at once, or "
+                          "declined by the issuer)."))
+    elif session.step == "otp_required":
+        lines.append(para("No message is sent: whichever you choose, the code is ", code(SANDBOX_OTP), "."))
+    elif session.step == "otp_pending":
+        plural = "s" if session.attempts_left != 1 else ""
+        lines.append(para("The sandbox's code is ", code(SANDBOX_OTP), f". Any other 6 digits is wrong ({session.attempts_left} "
+                          f"attempt{plural} left; when none is, the verification fails). ", tag("strong", "Start over"),
+                          " sends ", code("START"), " and does not give attempts back."))
+    elif session.step == "passkey":
+        lines.append(para(tag("strong", "Use passkey"), " sends ", code("AUTHENTICATE_PASSKEY"), ": the sandbox plays the "
+                          "passkey, which succeeds."))
+    elif session.step == "mastercard_auth":
+        lines.append(para(tag("strong", "Authenticate"), " sends ", code("MASTERCARD_AUTH_COMPLETE"), ", which succeeds."))
+    return lines
+
+
+def ceremony_form(session: Session, path: str, back: ReturnTo, *more: Html) -> Html:
+    """The form of the session's current step, posting to `path`; `more` buttons go before Cancel."""
+    cancel = button("Cancel", CANCEL, kind="secondary")
+    if session.step == "otp_required":
+        options = [(m["identifier"], _METHOD_LABELS.get(m["method"], "{}").format(m["value"])) for m in OTP_METHODS]
+        fields = join(choice_field("methodId", "Send the code by", options),
+                      actions(button("Send code", "SELECT_OTP"), *more, cancel))
+    elif session.step == "otp_pending":
+        field = text_field("otpCode", "Verification code", help=f"6 digits. The sandbox's code is {SANDBOX_OTP}.",
+                           inputmode="numeric", autocomplete="one-time-code", pattern="[0-9]{6}", maxlength="6",
+                           required=True, autofocus=True)
+        fields = join(field, actions(button("Verify code", "VALIDATE_OTP"), button("Start over", "START", kind="secondary"),
+                                     *more, cancel))
+    elif session.step == "passkey":
+        fields = join(para("Confirm it is you with the passkey saved for this card."),
+                      actions(button("Use passkey", "AUTHENTICATE_PASSKEY"), *more, cancel))
+    elif session.step == "mastercard_auth":
+        fields = join(para("Mastercard asks you to confirm this purchase."),
+                      actions(button("Authenticate", "MASTERCARD_AUTH_COMPLETE"), *more, cancel))
+    else:
+        fields = join(para("Your bank asks you to confirm this purchase."),
+                      actions(button("Start" if session.step == "new" else "Try again", "START"), *more, cancel))
+    return form(path, fields, back=back, label="Verification")
+
+
+def ceremony_step(posted: Mapping[str, object]) -> tuple[str, dict[str, Any]] | None:
+    """The action a posted ceremony form asks for (one of ACTIONS, or CANCEL) and the payload the
+    session reads (`methodId`, `otpCode`); None when it names none."""
+    action = posted.get("action")
+    if action != CANCEL and action not in ACTIONS:
+        return None
+    payload = {name: value.strip() for name in ("methodId", "otpCode") if isinstance(value := posted.get(name), str)}
+    return str(action), payload
+
+
+def field_notice(field: str, message: str) -> str:
+    """A refused payload, in the cardholder's words."""
+    if field == "payload.otpCode":
+        return f"Type the 6-digit code (the sandbox's code is {SANDBOX_OTP})."
+    if field == "payload.methodId":
+        return "Choose where to send the code."
+    return message
+
+
+# -- the passkey stand-in page ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a cardholder verifies, as the passkey stand-in page shows it: a provider's answer to
+    `verification_subject(reference)` for an object of its own."""
+
+    provider: str  # the provider's name as on the wire, for the page's message
+    label: str  # the provider's name as shown
+    what: str  # `Purchase intent`, `Enrollment`, …
+    rows: tuple[tuple[str, str], ...]  # label -> value, for the summary card
+    then: str  # what the front end sends once the cardholder is done
+
+
+@runtime_checkable
+class SubjectSource(Protocol):
+    """A provider whose objects the passkey page can describe, asked through the registry."""
+
+    def verification_subject(self, reference: str) -> Subject | None: ...
+
+
+def find_subject(request: web.Request, reference: str) -> Subject | None:
+    """The registered provider that knows `reference`, described; None when none does."""
+    from sandbox.core.runtime import RUNTIME  # the runtime imports the seams, which import this module
+
+    if not reference:
+        return None
+    for provider in request.app[RUNTIME].providers:
+        if isinstance(provider, SubjectSource):
+            try:
+                found = provider.verification_subject(reference)
+            except SandboxError:
+                found = None
+            if found is not None:
+                return found
+    return None
+
+
+class PasskeyQuery(BaseModel):
+    """The passkey page's query (documentation)."""
+
+    model_config = ConfigDict(extra="ignore")
+    identifier: str | None = None
+    return_url: str | None = None
+
+
+class PasskeyForm(BaseModel):
+    """The passkey page's form (documentation: the page reads it as a form)."""
+
+    identifier: str | None = None
+    action: Literal["use", "cancel"]
+    return_url: str | None = None
+
+
+PASSKEY_NOTE = "Sandbox: this page stands in for the card network's passkey page (WebAuthn); no passkey is used."
+DEFAULT_THEN = "the step that plays the passkey (AUTHENTICATE_PASSKEY, say) to the verify endpoint of what is verified"
+
+
+def _passkey(request: web.Request, identifier: str, back: ReturnTo, outcome: Outcome | None = None, status: int = 200,
+             notice: str = "") -> web.Response:
+    subject = find_subject(request, identifier)
+    rows = subject.rows if subject is not None else (("Identifier", identifier or "—"),)
+    heading = subject.what if subject is not None else "What this is about"
+    content: list[object] = [alert(notice) if notice else None, summary(rows, heading=heading)]
+    if outcome is None:
+        content.append(form(
+            request.path,
+            tag("input", type="hidden", name="identifier", value=identifier) if identifier else None,
+            para("Confirm it is you with the passkey saved for this card."),
+            actions(button("Use passkey", "use"), button("Cancel", "cancel", kind="secondary")),
+            back=back, label="Passkey",
+        ))
+    content.append(hint(
+        para("The sandbox plays the cardholder's passkey: ", tag("strong", "Use passkey"), " succeeds and ",
+             tag("strong", "Cancel"), " does not. Nothing changes on the sandbox's side here."),
+        para("Then your front end finishes the verification: it sends ", subject.then if subject else DEFAULT_THEN, "."),
+        para("Without this page, send ", code('{"action": "AUTHENTICATE_PASSKEY"}'), " to the verify endpoint directly.")
+        if subject is None else None,
+    ))
+    step = Step(subject.provider if subject is not None else "unknown", "passkey", identifier)
+    return human_page(
+        request, provider=subject.label if subject is not None else "Card network", title="Confirm with your passkey",
+        subtitle="Passkey", content=content, note=PASSKEY_NOTE, status=status, step=step, outcome=outcome, back=back,
     )
-    return render_page("Passkey (sandbox)", body, note="Sandbox: stands in for the card network's passkey page.")
+
+
+async def passkey_page(request: web.Request) -> web.Response:
+    """The page behind a passkey step's endpoint (`authContext.endpoint`, `passkey_context.endpoint`).
+
+    In production that endpoint is the card network's passkey page, and the front end finishes the
+    verification with the next API call. Here the page shows what is verified and reports the
+    cardholder's answer (postMessage, return_url); the next API call still plays the passkey.
+    """
+    return _passkey(request, request.query.get("identifier", ""), ReturnTo.from_request(request))
+
+
+async def passkey_answer(request: web.Request) -> web.Response:
+    """The passkey page's form: `use` or `cancel`; nothing is stored."""
+    try:
+        posted = await request.post()
+    except (ValueError, LookupError):  # an unknown charset, a multipart body without a boundary
+        return _passkey(request, request.query.get("identifier", ""), ReturnTo.from_request(request), status=400,
+                        notice="The form could not be read.")
+    identifier = posted.get("identifier") or request.query.get("identifier", "")
+    identifier = identifier if isinstance(identifier, str) else ""
+    back = ReturnTo.from_request(request, posted.get("return_url"))
+    action = posted.get("action")
+    if action not in ("use", "cancel"):
+        return _passkey(request, identifier, back, status=400, notice="Choose Use passkey or Cancel.")
+    outcome = (
+        Outcome("succeeded", "Passkey confirmed", "Your front end now finishes the verification with its next API call.")
+        if action == "use" else Outcome("cancelled", "Passkey cancelled", "Nothing was verified.")
+    )
+    return _passkey(request, identifier, back, outcome)

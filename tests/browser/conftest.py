@@ -23,7 +23,7 @@ FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright's sync API holds an event loop: not past its module's async-free tests
 def browser() -> Iterator:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: .ci/run installs the Debian package chromium")

@@ -138,7 +138,7 @@ async def test_a_2xx_delivers_at_once_without_a_real_request(h):
     assert (wire["status"], wire["endpoint_id"], wire["event_id"], wire["next_attempt_at"]) == ("delivered", ep.id, event.id, None)
     assert wire["attempts"] == [{
         "attempt": 1, "at": "2026-01-01T00:00:00.000Z", "status_code": 204, "latency_ms": 0.0,
-        "response_body": "scripted by a sandbox scenario", "error": None,
+        "response_body": "scripted by a sandbox scenario", "error": None, "request_headers": None,
     }]
     assert h.signer.used == []
     assert h.outbox.sizes() == {"deliveries": 1, "delivery_chains": 0, "due": 0}

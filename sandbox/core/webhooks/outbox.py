@@ -51,11 +51,14 @@ class Attempt:
     latency_ms: float
     response_body: str | None = None
     error: str | None = None
+    request_headers: dict[str, str] | None = None  # the signed headers as sent (None: nothing was sent)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "attempt": self.number, "at": self.at, "status_code": self.status_code, "latency_ms": self.latency_ms,
             "response_body": self.response_body, "error": self.error,
+            # An attempt kept by an earlier version (a durable state) has no such slot.
+            "request_headers": getattr(self, "request_headers", None),
         }
 
 
@@ -481,11 +484,12 @@ class Outbox:
             async with self._session.post(endpoint.url, data=delivery.body, headers=headers, allow_redirects=False) as resp:
                 excerpt = (await resp.content.read(EXCERPT)).decode("utf-8", "replace")
                 latency = round((time.perf_counter() - started) * 1000, 1)
-                return Attempt(number, at, resp.status, latency, excerpt), resp.status, _retry_after(resp.headers.get("Retry-After"))
+                attempt = Attempt(number, at, resp.status, latency, excerpt, request_headers=headers)
+                return attempt, resp.status, _retry_after(resp.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             latency = round((time.perf_counter() - started) * 1000, 1)
             message = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            return Attempt(number, at, None, latency, error=message), None, None
+            return Attempt(number, at, None, latency, error=message, request_headers=headers), None, None
 
     def _decide(self, delivery: Delivery, endpoint: Endpoint, status: int | None, retry_after: float | None) -> None:
         self._touch(delivery)

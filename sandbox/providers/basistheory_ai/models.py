@@ -165,3 +165,13 @@ class PurchaseIntent:
         if with_card and self.status == "active" and self.card is not None:
             body["card"] = self.card.to_wire()
         return body
+
+
+class VerificationForm(BaseModel):
+    """The verification page's form (documentation: the page reads it as a form, not JSON): one
+    step of the ceremony, as the API's verify takes it, or CANCEL."""
+
+    action: Literal[(*ACTIONS, "CANCEL")]  # type: ignore[valid-type]
+    methodId: str | None = None
+    otpCode: str | None = None
+    return_url: str | None = None

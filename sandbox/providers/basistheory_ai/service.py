@@ -31,6 +31,7 @@ from sandbox.providers.basistheory_ai.models import (
 PROVIDER = "basistheory"
 PASSKEY_PAGE = "/_sandbox/basistheory/passkey"  # stands in for the card network's passkey page
 INTENT_LIFETIME = timedelta(hours=24)
+OWNERS = "purchase_intent_owner"  # intent id -> its entity, so the cardholder's page finds it by id alone
 
 
 def _pm_kind(entity: str) -> str:
@@ -130,6 +131,7 @@ class BasisTheoryAiService:
             intent.card = self._virtual_card(project, method.brand, now)
         method.intent_ids.append(intent.id)
         self.rt.store.put(Space(PROVIDER, project), _pi_kind(entity), intent.id, intent)
+        self.rt.store.put(Space(PROVIDER, project), OWNERS, intent.id, entity)
         self._emit(project, intent, machine.CREATED_EVENT)
         for due in (intent.ready_ts, intent.expires_ts):  # activation and expiry fire unread
             if due is not None:
@@ -148,6 +150,17 @@ class BasisTheoryAiService:
             raise SandboxError(ErrorKind.NOT_FOUND, f"Purchase intent {intent_id} not found")
         self._refresh(project, intent)
         return intent
+
+    def find(self, intent_id: str) -> PurchaseIntent:
+        """An intent by its id alone, whichever project and entity it belongs to (the cardholder's page)."""
+        space = self.rt.store.locate(OWNERS, intent_id)
+        entity = self.rt.store.get(space, OWNERS, intent_id) if space is not None else None
+        if space is None or entity is None:
+            raise SandboxError(ErrorKind.NOT_FOUND, f"Purchase intent {intent_id} not found")
+        return self.intent(space.tenant, entity, intent_id)
+
+    def payment_method_of(self, intent: PurchaseIntent) -> PaymentMethod | None:
+        return self.rt.store.get(Space(PROVIDER, intent.project_id), _pm_kind(intent.entity_id), intent.payment_method_id)
 
     def intents(self, project: str, entity: str, offset: int, limit: int) -> tuple[Page, int]:
         space, kind = Space(PROVIDER, project), _pi_kind(entity)

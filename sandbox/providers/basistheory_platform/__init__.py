@@ -9,7 +9,8 @@ from aiohttp import web
 from sandbox.core.api import ProviderApi
 from sandbox.core.registry import as_sent
 from sandbox.core.runtime import Runtime
-from sandbox.providers.basistheory_platform import control, routes
+from sandbox.core.verification import Subject
+from sandbox.providers.basistheory_platform import ceremony, control, routes
 from sandbox.providers.basistheory_platform.auth import authenticate, tenant_of
 from sandbox.providers.basistheory_platform.errors import PROBLEM_DETAILS
 from sandbox.providers.basistheory_platform.events import PROVIDER, BtSigner
@@ -28,13 +29,19 @@ class BasisTheoryPlatform:
 
     def __init__(self) -> None:
         self.signer = BtSigner()  # its RSA key belongs to this sandbox alone
+        self._runtime: Runtime | None = None
 
     tenant_named = staticmethod(as_sent)
     tenant_of = staticmethod(tenant_of)
 
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
+        self._runtime = runtime
         service = BasisTheoryPlatformService(runtime)
         runtime.scheduler.handle(self.name, service.on_timer)
         threeds = ThreeDs(runtime, service._tenant_id, service.hooks)
         api = ProviderApi(runtime, self.name, authenticate, self.style, idempotency_header="BT-IDEMPOTENCY-KEY")
         return routes.routes(api, service, threeds) + control.routes(operator, threeds, self.signer)
+
+    def verification_subject(self, reference: str) -> Subject | None:
+        """An enrollment or instruction the passkey and Mastercard pages are about (`core.verification.find_subject`)."""
+        return ceremony.subject(self._runtime, reference) if self._runtime is not None else None

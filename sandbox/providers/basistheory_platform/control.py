@@ -1,30 +1,53 @@
 """The Basis Theory platform's human steps and operator routes, under /_sandbox/basistheory/.
 
 - the public key that checks BT-SIGNATURE, as Basis Theory publishes theirs;
-- the pages behind a verification's passkey endpoint and a Mastercard redirect;
+- the pages behind a verification's passkey endpoint and a Mastercard redirect, which show what
+  is verified and report the cardholder's answer (the front end's next call finishes it);
 - the 3-D Secure challenge page (the issuer's ACS), which takes the sandbox code 123456;
+  all in the look of `sandbox.core.pages` (docs/basistheory.md, "Pages for the cardholder");
 - the operator's walk through an instruction's ceremony (START, AUTHENTICATE_PASSKEY, …) for
   instructions another provider owns (`runtime.instructions`).
 """
 
 from __future__ import annotations
 
-from html import escape
-
 from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.openapi import ResponseDoc
-from sandbox.core.pages import render_page
-from sandbox.core.verification import passkey_page
+from sandbox.core.pages import (
+    Html,
+    Outcome,
+    ReturnQuery,
+    ReturnTo,
+    Step,
+    actions,
+    alert,
+    amount_text,
+    button,
+    card_text,
+    code,
+    form,
+    hint,
+    human_page,
+    para,
+    read_form,
+    summary,
+    tag,
+    text_field,
+    text_of,
+)
+from sandbox.core.verification import PasskeyForm, PasskeyQuery, find_subject, passkey_answer, passkey_page
 from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
-from sandbox.providers.basistheory_platform.events import BtSigner
-from sandbox.providers.basistheory_platform.models import CeremonyStep, ChallengeForm
-from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE, ThreeDs
+from sandbox.providers.basistheory_platform.events import PROVIDER, BtSigner
+from sandbox.providers.basistheory_platform.models import CeremonyStep, ChallengeForm, RedirectForm
+from sandbox.providers.basistheory_platform.threeds import CHALLENGE_OTP, CHALLENGE_PAGE, Session, ThreeDs
 
 KEY_PATH = "/_sandbox/keys/basistheory-webhooks.v1.key"
-ACS_NOTE = "Basis Theory sandbox: stands in for the card issuer's 3-D Secure challenge (ACS)."
+ACS_NOTE = "Basis Theory sandbox: this page stands in for the card issuer's 3-D Secure challenge (ACS)."
+REDIRECT_NOTE = "Basis Theory sandbox: this page stands in for Mastercard's hosted authentication (Managed Authentication)."
+FORM = "application/x-www-form-urlencoded"
 
 
 def routes(operator: ProviderApi, threeds: ThreeDs, signer: BtSigner) -> list[web.RouteDef]:
@@ -32,15 +55,23 @@ def routes(operator: ProviderApi, threeds: ThreeDs, signer: BtSigner) -> list[we
         return web.Response(body=signer.public_key_pem(), content_type="application/x-pem-file")
 
     tags = ("basistheory",)
-    page = ResponseDoc("The page", media_type="text/html")
+    outcome_page = ResponseDoc("The outcome (nothing is stored: the front end's next call finishes the verification)",
+                               media_type="text/html")
+    unread = ResponseDoc("The form could not be read, or chose no button (a page)", media_type="text/html")
     return [
         operator.document("GET", KEY_PATH, public_key, tags=tags, summary="The public key that checks BT-SIGNATURE on webhooks",
                           responses={200: ResponseDoc("The RSA public key (PEM)", media_type="application/x-pem-file")}),
-        operator.document("GET", PASSKEY_PAGE, passkey_page, tags=tags, summary="The card network's passkey page (for a human)",
-                          responses={200: page}),
-        operator.document("GET", REDIRECT_PAGE + "{id}", redirect_page, tags=tags,
+        operator.document("GET", PASSKEY_PAGE, passkey_page, tags=tags, query=PasskeyQuery,
+                          summary="The card network's passkey page (for a human)",
+                          responses={200: ResponseDoc("The page", media_type="text/html")}),
+        operator.document("POST", PASSKEY_PAGE, passkey_answer, tags=tags, body=PasskeyForm, empty_ok=True, body_media=FORM,
+                          summary="The passkey page's form: use the passkey, or cancel", responses={200: outcome_page, 400: unread}),
+        operator.document("GET", REDIRECT_PAGE + "{id}", redirect_page, tags=tags, query=ReturnQuery,
                           summary="Mastercard's hosted authentication (for a human)",
-                          responses={200: page}),
+                          responses={200: ResponseDoc("The page", media_type="text/html")}),
+        operator.document("POST", REDIRECT_PAGE + "{id}", redirect_answer, tags=tags, body=RedirectForm, empty_ok=True,
+                          body_media=FORM, summary="Mastercard's hosted authentication: authenticate, or cancel",
+                          responses={200: outcome_page, 400: unread}),
         *challenge_routes(operator, threeds),
         operator.route("POST", "/_sandbox/basistheory/instructions/{id}/verify", _verify_instruction(operator), body=CeremonyStep,
                        tags=tags, summary="One step of an instruction's verification ceremony, for instructions another provider owns",
@@ -48,55 +79,150 @@ def routes(operator: ProviderApi, threeds: ThreeDs, signer: BtSigner) -> list[we
     ]
 
 
+# -- Mastercard's hosted page ----------------------------------------------------------------------
+
+
+def _redirect(request: web.Request, back: ReturnTo, outcome: Outcome | None = None, status: int = 200, notice: str = "") -> web.Response:
+    reference = request.match_info["id"]
+    subject = find_subject(request, reference)
+    then = subject.then if subject is not None else "verify/complete (an enrollment) or verify/passkey (an instruction)"
+    content: list[object] = [
+        alert(notice) if notice else None,
+        summary(subject.rows if subject is not None else (("Reference", reference),),
+                heading=subject.what if subject is not None else "What this is about"),
+    ]
+    if outcome is None:
+        content.append(form(
+            request.path, para("Mastercard asks you to confirm it is you."),
+            actions(button("Authenticate", "authenticate"), button("Cancel", "cancel", kind="secondary")),
+            back=back, label="Mastercard authentication",
+        ))
+    content.append(hint(
+        para("The sandbox plays Mastercard's authentication: ", tag("strong", "Authenticate"), " succeeds and ",
+             tag("strong", "Cancel"), " does not. Nothing changes on the sandbox's side here."),
+        para("Then your front end finishes the verification with ", code(then), "."),
+    ))
+    step = Step(subject.provider if subject is not None else PROVIDER, "mastercard_redirect", reference)
+    return human_page(request, provider="Mastercard", title="Confirm it is you", subtitle="Authentication", content=content,
+                      note=REDIRECT_NOTE, status=status, step=step, outcome=outcome, back=back)
+
+
 async def redirect_page(request: web.Request) -> web.Response:
     """Where a Mastercard `redirect_required` sends the cardholder (Managed Authentication)."""
-    reference = escape(request.match_info["id"])
-    body = (
-        f"<p>Mastercard authentication for <code>{reference}</code> is simulated by the sandbox.</p>"
-        "<p>The cardholder is done here: finish with <code>verify/complete</code> (an enrollment) or "
-        "<code>verify/passkey</code> (an instruction).</p>"
-    )
-    return render_page("Mastercard authentication (sandbox)", body, note="Basis Theory sandbox: stands in for Mastercard's hosted page.")
+    return _redirect(request, ReturnTo.from_request(request))
+
+
+async def redirect_answer(request: web.Request) -> web.Response:
+    posted = await read_form(request)
+    back = ReturnTo.from_request(request, posted.get("return_url") if posted is not None else None)
+    if posted is None:
+        return _redirect(request, back, status=400, notice="The form could not be read.")
+    action = posted.get("action")
+    if action not in ("authenticate", "cancel"):
+        return _redirect(request, back, status=400, notice="Choose Authenticate or Cancel.")
+    if action == "cancel":
+        return _redirect(request, back, Outcome("cancelled", "Authentication cancelled", "Nothing was verified."))
+    return _redirect(request, back, Outcome("succeeded", "Authenticated",
+                                            "Your front end now finishes the verification with its next API call."))
+
+
+# -- the issuer's 3-D Secure challenge --------------------------------------------------------------
 
 
 def challenge_routes(operator: ProviderApi, threeds: ThreeDs) -> list[web.RouteDef]:
+    def page(request: web.Request, back: ReturnTo, notice: str = "", status: int = 200) -> web.Response:
+        session_id = request.match_info["id"]
+        found = threeds.find(session_id)
+        if found is None:
+            return human_page(request, provider="Your bank", title="No such 3-D Secure session", subtitle="3-D Secure",
+                              content=para(f"3DS session {session_id} not found."), note=ACS_NOTE, status=404, back=back)
+        _, session = found
+        state = session.extra.get("challenge")
+        outcome = _challenge_outcome(session.authentication or {}) if state == "completed" else None
+        content: list[object] = [alert(notice) if notice else None, summary(_session_rows(session))]
+        if state == "pending":
+            content += [_challenge_form(request.path, back), _challenge_hint()]
+        elif outcome is None:
+            content.append(hint(para("No challenge waits for this session: its authentication is ",
+                                     code((session.authentication or {}).get("authentication_status", "not started")), ".")))
+        title = "3-D Secure verification" if outcome else ("Verify your purchase" if state == "pending" else "Nothing to verify")
+        return human_page(request, provider="Your bank", title=title, subtitle="3-D Secure", content=content, note=ACS_NOTE,
+                          status=status, step=Step(PROVIDER, "3ds_challenge", session.id), outcome=outcome, back=back)
+
     async def challenge(request: web.Request) -> web.Response:
-        session_id = escape(request.match_info["id"])
-        form = (
-            f'<form method="post" action="{CHALLENGE_PAGE}{session_id}">'
-            '<p>Enter the code the bank sent you (the sandbox code is <code>123456</code>):</p>'
-            '<input name="code" autocomplete="one-time-code"> <button name="action" value="submit">Submit</button>'
-            '<button name="action" value="cancel">Cancel</button></form>'
-        )
-        return render_page("Verify your purchase", form, note=ACS_NOTE)
+        return page(request, ReturnTo.from_request(request))
 
-    async def answer(request: web.Request) -> web.Response:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        posted = await read_form(request)
+        back = ReturnTo.from_request(request, posted.get("return_url") if posted is not None else None)
+        if posted is None:
+            return page(request, back, "The form could not be read.", 400)
+        if threeds.find(request.match_info["id"]) is None:
+            return page(request, back)  # the 404 page
+        cancelled = posted.get("action") == "cancel"
+        code_typed = text_of(posted, "code")
+        if not cancelled and code_typed is None:  # nothing typed: ask again, the challenge stays open
+            return page(request, back, f"Type the code the bank sent you (the sandbox's code is {CHALLENGE_OTP}).")
         try:
-            form = await request.post()
-        except (ValueError, LookupError):
-            return render_page("Verify your purchase", "<p>The form could not be read.</p>", 400, note=ACS_NOTE)
-        cancelled = form.get("action") == "cancel"
-        if not cancelled and not form.get("code"):  # nothing typed: ask again, the challenge stays open
-            return await challenge(request)
-        code = form.get("code")
-        try:
-            status = threeds.answer_challenge(request.match_info["id"], code if isinstance(code, str) else None, cancelled)
+            threeds.answer_challenge(request.match_info["id"], code_typed, cancelled)
         except SandboxError as error:
-            return render_page("Verify your purchase", f"<p>{escape(error.message)}</p>", 409, note=ACS_NOTE)
-        return render_page("Verify your purchase", f"<p>Authentication {escape(status)}. You can close this window.</p>", note=ACS_NOTE)
+            return page(request, back, error.message, 409)
+        raise back.see_other(request.path)
 
-    tags, page = ("basistheory",), ResponseDoc("The page", media_type="text/html")
+    tags = ("basistheory",)
+    missing = ResponseDoc("No such 3-D Secure session (a page)", media_type="text/html")
     return [
-        operator.document("GET", CHALLENGE_PAGE + "{id}", challenge, tags=tags,
-                          summary="The issuer's 3-D Secure challenge (for a human)", responses={200: page}),
+        operator.document("GET", CHALLENGE_PAGE + "{id}", challenge, tags=tags, query=ReturnQuery,
+                          summary="The issuer's 3-D Secure challenge (for a human)",
+                          responses={200: ResponseDoc("The page: the challenge, or its outcome", media_type="text/html"), 404: missing}),
         operator.document("POST", CHALLENGE_PAGE + "{id}", answer, tags=tags, body=ChallengeForm, empty_ok=True,
-                          body_media="application/x-www-form-urlencoded",
+                          body_media=FORM,
                           summary="The challenge's form: the code (123456 in the sandbox), or cancel", responses={
-            200: ResponseDoc("The outcome (or the form again, when no code was typed)", media_type="text/html"),
+            200: ResponseDoc("The form again, when no code was typed", media_type="text/html"),
+            303: ResponseDoc("Answered: back to the page, which shows the outcome", media_type=None),
             400: ResponseDoc("The form could not be read (a page)", media_type="text/html"),
+            404: missing,
             409: ResponseDoc("No challenge waits for this session (a page)", media_type="text/html"),
         }),
     ]
+
+
+def _challenge_outcome(auth: dict) -> Outcome:
+    status = auth.get("authentication_status", "failed")
+    if status == "successful":
+        return Outcome("succeeded", "Purchase verified", "authentication_status: successful", status)
+    if auth.get("challenge_cancel_reason"):
+        return Outcome("cancelled", "Verification cancelled", f"authentication_status: {status} (cardholder-canceled)", status)
+    return Outcome("failed", "Verification failed", f"authentication_status: {status}", status)
+
+
+def _session_rows(session: Session) -> list[tuple[str, object]]:
+    purchase, merchant = session.extra.get("purchase") or {}, session.extra.get("merchant") or {}
+    currency = str(purchase.get("currency") or "")
+    exponent = purchase.get("exponent")
+    minor = int(exponent) if isinstance(exponent, str) and exponent.isdigit() and len(exponent) == 1 else (0 if currency == "392" else 2)
+    return [
+        ("Amount", amount_text(purchase.get("amount"), currency, minor_units=minor)),
+        ("Merchant", merchant.get("name") or merchant.get("url")),
+        ("Card", card_text(session.brand, session.number[-4:])),
+        ("3-D Secure session", code(session.id)),
+    ]
+
+
+def _challenge_hint() -> Html:
+    return hint(
+        para("The sandbox's code is ", code(CHALLENGE_OTP), ": it makes the challenge-result ", code("successful"), ". Any other code "
+             "makes it ", code("failed"), "; ", tag("strong", "Cancel"), " makes it ", code("failed"), " with ",
+             code("challenge_cancel_reason: cardholder-canceled"), "."),
+        para("Your back end then reads ", code("GET /3ds/sessions/{id}/challenge-result"), "."),
+    )
+
+
+def _challenge_form(action: str, back: ReturnTo) -> Html:
+    field = text_field("code", "Code from your bank", help=f"6 digits. The sandbox's code is {CHALLENGE_OTP}.", inputmode="numeric",
+                       autocomplete="one-time-code", maxlength="6", required=True, autofocus=True)
+    buttons = actions(button("Submit", "submit"), button("Cancel", "cancel", kind="secondary"))
+    return form(action, para("Your bank sent a code to the phone it has on file."), field, buttons, back=back, label="3-D Secure challenge")
 
 
 def _verify_instruction(operator: ProviderApi):

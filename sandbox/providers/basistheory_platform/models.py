@@ -304,3 +304,11 @@ class ChallengeForm(BaseModel):
 
     code: str | None = None
     action: Literal["submit", "cancel"] | None = None
+    return_url: str | None = None
+
+
+class RedirectForm(BaseModel):
+    """Mastercard's hosted page's form (documentation: the page reads it as a form)."""
+
+    action: Literal["authenticate", "cancel"]
+    return_url: str | None = None

@@ -50,11 +50,27 @@ class SessionCreate(Body):
         return self
 
 
+class PurchaseInfo(Body):
+    """What is bought, as the SDK's ThreeDsPurchaseInfo sends it (the challenge page shows it)."""
+
+    amount: str | None = None  # in minor units, as 3-D Secure carries it ("8000" is 80.00)
+    currency: str | None = None  # ISO 4217, numeric ("840") or alphabetic
+    exponent: str | None = None  # the currency's minor units ("2")
+
+
+class MerchantInfo(Body):
+    name: str | None = None
+    url: str | None = None
+    country_code: str | None = None
+
+
 class Authenticate(Body):
     authentication_category: Literal["payment", "non-payment"]
     authentication_type: str
     challenge_preference: str | None = None
     request_decoupled_challenge: bool | None = None
+    purchase_info: PurchaseInfo | None = None
+    merchant_info: MerchantInfo | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +134,8 @@ class ThreeDs:
         if status == "challenge" and (session.type == "merchant" or body.request_decoupled_challenge):
             status = "decoupled_challenge"
         auth = self._authentication(tenant, session, status)
+        session.extra["purchase"] = body.purchase_info.model_dump(exclude_none=True) if body.purchase_info else {}
+        session.extra["merchant"] = body.merchant_info.model_dump(exclude_none=True) if body.merchant_info else {}
         if status == "challenge":
             auth.update({
                 "acs_challenge_mandated": "Y", "authentication_challenge_type": "dynamic",
@@ -142,11 +160,16 @@ class ThreeDs:
         self.hooks.emit(tenant, "3ds.session.challenge-result-retrieved", "session", session.to_wire())
         return session.authentication
 
+    def find(self, session_id: str) -> tuple[str, Session] | None:
+        """A session by its id alone (the challenge page knows nothing else): its tenant and itself."""
+        space = self.rt.store.locate("3ds_session", session_id)
+        session = self.rt.store.get(space, "3ds_session", session_id) if space is not None else None
+        return (space.tenant, session) if space is not None and session is not None else None
+
     def answer_challenge(self, session_id: str, code: str | None, cancelled: bool) -> str:
         """The cardholder's answer on the challenge page; returns the final status."""
-        space = self.rt.store.locate("3ds_session", session_id)  # the page knows only the session's id
-        tenant = space.tenant if space else ""
-        session = self.session(tenant, session_id) if space else None
+        found = self.find(session_id)
+        tenant, session = found if found is not None else ("", None)
         if session is None or session.extra.get("challenge") != "pending":
             raise SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
         status = "failed" if cancelled or code != CHALLENGE_OTP else "successful"

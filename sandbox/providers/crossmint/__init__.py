@@ -11,6 +11,7 @@ from aiohttp import web
 
 from sandbox.core.api import ProviderApi
 from sandbox.core.runtime import Runtime
+from sandbox.core.verification import Subject
 from sandbox.core.webhooks.signing import SVIX
 from sandbox.providers.crossmint import control, routes
 from sandbox.providers.crossmint.auth import authenticate, project_of_key, tenant_of
@@ -35,9 +36,16 @@ class Crossmint:
 
     tenant_of = staticmethod(tenant_of)
 
+    def __init__(self) -> None:
+        self._service: CrossmintService | None = None
+
     def mount(self, runtime: Runtime, operator: ProviderApi) -> list[web.RouteDef]:
-        service = CrossmintService(runtime)
+        service = self._service = CrossmintService(runtime)
         runtime.scheduler.handle(self.name, service.on_timer)
         runtime.instructions.provide(service.external_instruction)
         api = ProviderApi(runtime, self.name, authenticate, self.style)
         return routes.routes(api, service) + control.routes(operator, service)
+
+    def verification_subject(self, reference: str) -> Subject | None:
+        """An order intent the passkey and Mastercard pages are about (`core.verification.find_subject`)."""
+        return control.describe(self._service, reference) if self._service is not None else None

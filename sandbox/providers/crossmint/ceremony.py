@@ -16,7 +16,7 @@ from sandbox.providers.crossmint import machine
 from sandbox.providers.crossmint.machine import Action
 from sandbox.providers.crossmint.models import OrderIntent
 from sandbox.providers.crossmint.order_intents import KIND, OrderIntents, new_session
-from sandbox.providers.crossmint.records import Records
+from sandbox.providers.crossmint.records import Records, not_found
 
 # The intent's phase as the serving provider words an instruction's status.
 INSTRUCTION_STATUS = {"requires-verification": "pending_verification", "active": "approved"}
@@ -37,6 +37,18 @@ class Ceremony:
         else:
             self._failed(owner.project, intent)
         return intent
+
+    def find(self, intent_id: str) -> tuple[str, str, OrderIntent]:
+        """An order intent by its own id alone (the verification page): its project, user and itself."""
+        owner = self.records.owner(intent_id)
+        if owner is None or owner.kind != KIND or owner.obj_id != intent_id:
+            raise not_found("Order intent", intent_id)
+        return owner.project, owner.user, self.intents.get(owner.project, owner.user, intent_id)
+
+    def cardholder_step(self, intent_id: str, action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
+        """One step of the intent's ceremony, taken on the verification page."""
+        _, _, intent = self.find(intent_id)
+        return self.verify(intent.bt_instruction_id, action, payload, passkey_page)
 
     def verify(self, instruction_id: str, action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
         """The ceremony of the instruction behind `verificationConfig`, walked through the seam."""

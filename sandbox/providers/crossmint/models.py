@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from sandbox.core.cards import number_problem
 from sandbox.core.errors import FieldError, model_errors
 from sandbox.core.fields import Url
-from sandbox.core.verification import Session
+from sandbox.core.verification import ACTIONS, Session
 from sandbox.providers.crossmint.magic import Profile
 
 # The seed's pattern for expiresAt: a calendar-valid UTC instant ending in Z (leap years included).
@@ -207,6 +207,16 @@ class CredentialsBody(Body):
 
 class VerifyShortcut(Body):
     outcome: Literal["success", "failure"] = "success"
+
+
+class VerificationForm(BaseModel):
+    """The verification page's form (documentation: the page reads it as a form, not JSON): one
+    step of the card networks' ceremony, FAIL (the cardholder fails it) or CANCEL."""
+
+    action: Literal[(*ACTIONS, "FAIL", "CANCEL")]  # type: ignore[valid-type]
+    methodId: str | None = None
+    otpCode: str | None = None
+    return_url: str | None = None
 
 
 class EnrollmentOutcome(Body):

@@ -111,6 +111,24 @@ class CrossmintService:
     def verify_shortcut(self, intent_id: str, success: bool) -> OrderIntent:
         return self._ceremony.shortcut(intent_id, success)
 
+    def find_intent(self, intent_id: str) -> tuple[str, str, OrderIntent]:
+        """An order intent by its id alone: (project, user, intent), for the verification page."""
+        return self._ceremony.find(intent_id)
+
+    def cardholder_step(self, intent_id: str, action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
+        return self._ceremony.cardholder_step(intent_id, action, payload, passkey_page)
+
+    def agent_of(self, project: str, user: str, intent: OrderIntent) -> Agent | None:
+        return self._records.find(project, user, "agent", intent.agent_id)
+
+    def payment_method_of(self, project: str, user: str, intent: OrderIntent) -> PaymentMethod | None:
+        return self._methods.find(project, user, intent.payment_method_id)
+
+    def owner_of(self, key: str) -> tuple[str, str, str] | None:
+        """(project, user, order intent id) behind an order intent's id or its instruction's id."""
+        owner = self._records.owner(key)
+        return (owner.project, owner.user, owner.obj_id) if owner is not None and owner.kind == "order_intent" else None
+
     def verify_instruction(self, instruction_id: str, action: str, payload: dict[str, Any], passkey_page: str) -> Answer:
         return self._ceremony.verify(instruction_id, action, payload, passkey_page)
 
