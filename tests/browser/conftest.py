@@ -1,12 +1,15 @@
 """Real Chromium (Debian's, installed by .ci/run) driven by Playwright against a real `sandbox serve`.
 
 Playwright's Python package brings its driver; it never downloads a browser here: it launches
-/usr/bin/chromium. Screenshots the tests take go to docs/img/ (committed, shown in the README).
+/usr/bin/chromium. `UPDATE_SCREENSHOTS=1 python -m pytest tests/browser` refreshes docs/img/ (the
+README's pictures) from what the tests see.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +55,8 @@ def sandbox(servers) -> Server:
 
 
 def screenshot(page, name: str) -> None:
-    """docs/img/<name>.png: the README shows what the tests saw."""
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
+    """What the test sees. With UPDATE_SCREENSHOTS=1 it goes to docs/img/<name>.png, which the README
+    shows; otherwise to a temporary folder, so a test run leaves the checkout as it was."""
+    folder = IMAGES if os.environ.get("UPDATE_SCREENSHOTS") else Path(tempfile.gettempdir()) / "sandbox-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
