@@ -63,6 +63,7 @@ class Gate:
         self._writer: asyncio.Task[None] | None = None
         self._requested = 0  # commits asked for
         self._written = 0  # of those, how many a finished commit covers
+        self._diverged = False  # a commit failed: reload the backend's state at the next turn
 
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -104,6 +105,8 @@ class Gate:
             raise BackendUnavailable(f"the state store is unavailable: {type(exc).__name__}") from exc
         self._ended = ended = asyncio.get_running_loop().create_future()
         try:
+            if self._diverged:
+                changes, self._diverged = None, False
             if changes is None:
                 changes = await self.backend.snapshot()
                 self.sync.reload(changes)
@@ -149,5 +152,10 @@ class Gate:
                 if changes:
                     await self.backend.commit(changes)
                 self._written = target
+        except Exception as exc:
+            # What this process holds now differs from the backend: the next turn starts from the
+            # backend's state instead, and the requests waiting are told the store failed.
+            self._diverged = True
+            raise BackendUnavailable(f"the state store did not take a commit: {type(exc).__name__}") from exc
         finally:
             self._writer = None
