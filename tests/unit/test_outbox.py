@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -504,3 +505,25 @@ async def test_one_tenant_cannot_push_everyone_elses_deliveries_out_of_the_log(m
     assert [d.event.object_id for d in h.outbox.query(tenant="quiet")] == ["quiet0", "quiet1", "quiet2"]
     assert [d.event.object_id for d in h.outbox.query(tenant="loud")] == [f"loud{n}" for n in range(43, 50)]
     assert h.outbox.sizes()["deliveries"] == 10
+
+
+def test_a_chain_head_finished_elsewhere_leaves_the_next_delivery_due_here():
+    """Another process sharing the store finished a chain's head and scheduled the next one; the
+    changes arrive here next first, head second. The next one is due here too, so it is not lost
+    if that process dies before attempting it."""
+    here, there = Harness(), Harness()
+    for harness in (here, there):
+        harness.endpoint()
+        harness.publish()
+        harness.publish()  # the same object: it waits behind the first
+    head, following = (copy.deepcopy(d) for d in there.outbox.all())
+    for delivery in (head, following):
+        here.outbox.restore(delivery)
+    here.outbox._due.clear()  # noqa: SLF001 - what restoring set up is not under test
+    head.status, head.next_ts = "delivered", None
+    following.next_ts = here.clock.timestamp()
+    here.outbox.restore(following)
+    here.outbox.restore(head)
+    due = [entry[2] for entry in here.outbox._due if here.outbox._valid(entry[0], entry[2])]  # noqa: SLF001
+    assert due == [following.id]
+    assert here.outbox._busy()  # noqa: SLF001 - a flush here waits for it

@@ -220,11 +220,19 @@ class Outbox:
             elif not was_pending and delivery.status == "pending":
                 self._count_pending(delivery, 1)
                 self._finished.discard(_share(delivery), delivery.id)
+        # Due here too: its chain's head (which may have just become head, the one before it finished
+        # elsewhere), and a pending delivery outside any chain (resent).
         chain = self._chains.get(delivery.chain)
-        if delivery.status == "pending" and delivery.next_ts is not None and chain and chain[0] is delivery:
+        if chain:
+            self._push_due(chain[0])
+        if not chain or delivery not in chain:
+            self._push_due(delivery)
+        self._wake.set()
+
+    def _push_due(self, delivery: Delivery) -> None:
+        if delivery.status == "pending" and delivery.next_ts is not None:
             self._seq += 1
             heapq.heappush(self._due, (delivery.next_ts, self._seq, delivery.id))
-        self._wake.set()
 
     def remove(self, delivery_id: str) -> None:
         """Forget a delivery another process forgot (a reset)."""
