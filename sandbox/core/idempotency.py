@@ -128,7 +128,8 @@ class IdempotencyStore:
         return len(self._tenants)
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
-        """Forget keys; scopes start with (provider, tenant)."""
+        """Forget keys; scopes start with (provider, tenant). A reset's deletions reach a durable
+        backend through `Runtime.reset`, not the watcher."""
         if provider is None and tenant is None:
             self._entries.clear()
             self._tenants.clear()
@@ -136,8 +137,6 @@ class IdempotencyStore:
         for owner in [o for o in self._tenants if provider in (None, o[0]) and tenant in (None, o[1])]:
             for scope in self._tenants.pop(owner):
                 del self._entries[scope]
-                if self.watcher is not None:
-                    self.watcher.forgotten(scope)
 
     def _forget(self, scope: Scope, quiet: bool = False) -> None:
         del self._entries[scope]

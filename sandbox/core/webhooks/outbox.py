@@ -280,8 +280,7 @@ class Outbox:
 
     def _clear_deliveries(self, provider: str | None, tenant: str | None) -> None:
         for delivery in [d for d in self._deliveries.values() if provider in (None, d.event.provider) and tenant in (None, d.event.tenant)]:
-            del self._deliveries[delivery.id]
-            self._touch(delivery)
+            del self._deliveries[delivery.id]  # a durable backend hears of it from Runtime.reset
             self._finished.discard(_share(delivery), delivery.id)
             if delivery.status == "pending":
                 self._count_pending(delivery, -1)
