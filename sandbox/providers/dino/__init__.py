@@ -1,4 +1,4 @@
-"""Dino (dino.id): governed purchase intents for AI agents."""
+"""Dino (dino.id): governed spend for AI agents: spend requests, purchase (checkout) intents, accounts."""
 
 from __future__ import annotations
 

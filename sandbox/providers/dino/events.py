@@ -1,4 +1,5 @@
-"""Dino's webhook envelope, `{id, type, occurred_at, request_id, data: {purchase_intent}}`, and its signature."""
+"""Dino's webhook envelope, `{id, type, occurred_at, request_id, data: {purchase_intent | spend}}`, and its
+signature."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hmac
 from collections.abc import Sequence
 
 from sandbox.core.events import Event
-from sandbox.providers.dino.models import PurchaseIntent
+from sandbox.providers.dino.models import PurchaseIntent, SpendRequest
 
 
 def purchase_intent_event(event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, intent: PurchaseIntent) -> Event:
@@ -19,6 +20,18 @@ def purchase_intent_event(event_id: str, tenant: str, event_type: str, occurred_
         "data": {"purchase_intent": intent.to_wire()},
     }
     return Event(event_id, "dino", tenant, event_type, intent.id, occurred_at, payload)
+
+
+def spend_request_event(event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, spend: SpendRequest) -> Event:
+    """Dino's webhook page shows the spend request under `data.spend`."""
+    payload = {
+        "id": event_id,
+        "type": event_type,
+        "occurred_at": occurred_at,
+        "request_id": request_id,
+        "data": {"spend": spend.to_wire()},
+    }
+    return Event(event_id, "dino", tenant, event_type, spend.id, occurred_at, payload)
 
 
 class DinoSigner:

@@ -1,12 +1,14 @@
-"""Dino request bodies (pydantic) and the stored purchase intent."""
+"""Dino request bodies (pydantic) and the stored objects: purchase intents (also served as checkout
+intents), spend requests and the key's agent account with its budget policy."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sandbox.core.fields import Email, Url
 
@@ -23,8 +25,10 @@ Metadata = Annotated[dict[MetadataKey, Annotated[str, StringConstraints(max_leng
 
 @dataclass(frozen=True, slots=True)
 class DinoSettings:
-    approval_threshold_cents: int = 50_000  # authorize at or above this needs approval
+    approval_threshold_cents: int = 50_000  # authorize (and a spend request) at or above this needs approval
     wallet_start_cents: int = 1_000_000  # test USD in each new tenant's wallet
+    budget_cents: int = 50_000  # each new agent account's budget per period (Dino's quickstart figures)
+    approval_timeout_seconds: int = 86_400  # a spend request waiting for approval is cancelled after this
 
 
 class Strict(BaseModel):
@@ -202,3 +206,188 @@ class PurchaseIntent:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+# -- spend requests and the agent account --------------------------------------------------------
+
+SpendStatus = Literal["approved", "needs_approval", "declined", "cancelled"]
+BudgetPeriod = Literal["daily", "weekly", "monthly"]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+Budget = Annotated[int, Field(strict=True, ge=0, le=100_000_000_00)]
+
+
+class CreateSpendRequest(Strict):
+    amount_cents: Cents
+    currency: Literal["usd"]
+    merchant_name: Text
+    reason: Text | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    # The legacy `POST /v1/spend` took the key in the body too (Dino's older errors page).
+    idempotency_key: IdempotencyKey | None = None
+
+
+class SpendListQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    starting_after: str | None = None
+    status: SpendStatus | None = None
+
+
+class PolicyUpdate(Strict):
+    """The operator's changes to a key's agent account and budget policy (control plane); omitted
+    fields keep their value."""
+
+    name: Text | None = None
+    budget_period: BudgetPeriod | None = None
+    budget_cents: Budget | None = None
+    monthly_budget_cents: Budget | None = None
+    approval_threshold_cents: Cents | None = None
+    max_transaction_cents: Cents | None = None  # null: no per-request maximum
+    approval_timeout_seconds: Annotated[int, Field(strict=True, ge=60, le=30 * 86_400)] | None = None
+
+    @field_validator("name", "budget_period", "budget_cents", "monthly_budget_cents", "approval_threshold_cents",
+                     "approval_timeout_seconds", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:  # omit a field to keep it; only max_transaction_cents may be cleared
+            raise ValueError("cannot be null")
+        return value
+
+
+def period_start(period: str, timestamp: float) -> float:
+    """The start of the budget window holding `timestamp`, in UTC: the day, the ISO week (from
+    Monday) or the calendar month."""
+    day = datetime.fromtimestamp(timestamp, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        return day.timestamp()
+    if period == "weekly":
+        return (day - timedelta(days=day.weekday())).timestamp()
+    return day.replace(day=1).timestamp()
+
+
+@dataclass(slots=True)
+class Policy:
+    budget_period: str
+    budget_cents: int
+    monthly_budget_cents: int
+    approval_threshold_cents: int
+    approval_timeout_seconds: int
+    max_transaction_cents: int | None = None
+
+
+@dataclass(slots=True)
+class Account:
+    """The agent account a key spends from (one per key), holding its budget policy and the
+    approved spend that counts against it."""
+
+    id: str
+    team_id: str
+    name: str
+    policy: Policy
+    created_at: str
+    updated_at: str
+    spent: list[tuple[float, int]] = field(default_factory=list)  # (approved at, cents), oldest first
+    remaining_budget_cents: int = 0  # as of the last `refresh`
+    remaining_monthly_budget_cents: int = 0
+
+    def refresh(self, now: float) -> None:
+        """Recount what is left of the budget in the windows holding `now`; forget older spend."""
+        start = period_start(self.policy.budget_period, now)
+        month = period_start("monthly", now)
+        self.spent = [entry for entry in self.spent if entry[0] >= min(start, month)]
+        in_period = sum(cents for at, cents in self.spent if start <= at <= now)
+        in_month = sum(cents for at, cents in self.spent if month <= at <= now)
+        self.remaining_budget_cents = max(self.policy.budget_cents - in_period, 0)
+        self.remaining_monthly_budget_cents = max(self.policy.monthly_budget_cents - in_month, 0)
+
+    def spend(self, at: float, cents: int) -> None:
+        self.spent.append((at, cents))
+        self.refresh(at)
+
+    def to_wire(self) -> dict[str, Any]:
+        policy = self.policy
+        return {
+            "id": self.id,
+            "object": "account",
+            "type": "agent",
+            "team_id": self.team_id,
+            "name": self.name,
+            "status": "active",
+            "currency": "usd",
+            "budget_period": policy.budget_period,
+            "budget_cents": policy.budget_cents,
+            "remaining_budget_cents": self.remaining_budget_cents,
+            "monthly_budget_cents": policy.monthly_budget_cents,
+            "remaining_monthly_budget_cents": self.remaining_monthly_budget_cents,
+            "approval_threshold_cents": policy.approval_threshold_cents,
+            "max_transaction_cents": policy.max_transaction_cents,
+            "approval_timeout_seconds": policy.approval_timeout_seconds,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(slots=True)
+class SpendRequest:
+    id: str
+    status: str  # `created` only inside the call that creates it (see machine.py)
+    request: CreateSpendRequest
+    team_id: str
+    agent_account_id: str
+    created_at: str
+    updated_at: str
+    budget_period: str = "monthly"
+    remaining_budget_cents: int = 0  # the account's, as of this request's last decision
+    remaining_monthly_budget_cents: int = 0
+    decision_reason: str | None = None
+    decided_at: str | None = None
+    approval_url: str | None = None
+    expires_at: str | None = None  # while it waits for approval: when it is cancelled
+    expires_ts: float | None = None
+    auto_decision: tuple[float, str] | None = None  # a scenario's operator decision: (when, status)
+    _wire: dict[str, Any] | None = field(default=None, repr=False)
+
+    def touch(self, now: str) -> None:
+        self.updated_at = now
+        self._wire = None
+
+    def budget(self, account: Account) -> None:
+        """Take the account's remaining figures, as they are at this decision."""
+        self.budget_period = account.policy.budget_period
+        self.remaining_budget_cents = account.remaining_budget_cents
+        self.remaining_monthly_budget_cents = account.remaining_monthly_budget_cents
+        self._wire = None
+
+    def to_wire(self) -> dict[str, Any]:
+        if self._wire is None:
+            req = self.request
+            self._wire = {
+                "id": self.id,
+                "object": "spend_request",
+                "team_id": self.team_id,
+                "agent_account_id": self.agent_account_id,
+                "status": self.status,
+                "decision_reason": self.decision_reason,
+                "budget_period": self.budget_period,
+                "remaining_budget_cents": self.remaining_budget_cents,
+                "remaining_monthly_budget_cents": self.remaining_monthly_budget_cents,
+                "amount_cents": req.amount_cents,
+                "currency": req.currency,
+                "merchant_name": req.merchant_name,
+                "reason": req.reason,
+                "metadata": dict(req.metadata),
+                "approval_url": self.approval_url if self.status == "needs_approval" else None,
+                "expires_at": self.expires_at if self.status == "needs_approval" else None,
+                "decided_at": self.decided_at,
+                "created_at": self.created_at,
+                "updated_at": self.updated_at,
+            }
+        return self._wire
+
+
+@dataclass(frozen=True, slots=True)
+class BodyKey:
+    """A legacy `idempotency_key` body field: the request it was first used with, and the answer."""
+
+    request: dict[str, Any]
+    response: dict[str, Any]

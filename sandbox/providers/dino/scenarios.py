@@ -1,4 +1,5 @@
-"""What scenario rules may script for Dino: the authorize decision and the checkout outcome."""
+"""What scenario rules may script for Dino: the authorize decision, the checkout outcome and a spend
+request's decision."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class AuthorizeOutcome(Strict):
     status: Literal["approved", "declined", "needs_approval"]
     decision_reason: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     after: Later | None = None  # for needs_approval: the operator's decision, on the sandbox clock
+    # (a spend request's decision has the same shape: `on: spend_request`)
 
     @model_validator(mode="after")
     def _after_only_when_waiting(self) -> AuthorizeOutcome:
@@ -31,4 +33,4 @@ class ExecutionOutcome(Strict):
     failure_reason: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
 
-OUTCOMES: dict[str, type[BaseModel]] = {"authorize": AuthorizeOutcome, "execute": ExecutionOutcome}
+OUTCOMES: dict[str, type[BaseModel]] = {"authorize": AuthorizeOutcome, "execute": ExecutionOutcome, "spend_request": AuthorizeOutcome}

@@ -1,7 +1,9 @@
 """Dino's operations, shared by the public routes and the control plane.
 
 Handlers parse and render; this module decides (through `magic`) and moves intents
-(through `machine`), recording one event per announced transition.
+(through `machine`), recording one event per announced transition. The same intents are served
+under `/v1/purchase-intents` and `/v1/checkout/intents`: `noun` names them as the caller's path
+does, in errors. Spend requests and the agent account are in `spend.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.dino import machine, magic
 from sandbox.providers.dino.auth import REVOKED_KIND, key_space
 from sandbox.providers.dino.events import purchase_intent_event
-from sandbox.providers.dino.machine import Action
+from sandbox.providers.dino.machine import PURCHASE_INTENT, Action
 from sandbox.providers.dino.models import (
     Authorize,
     CreatePurchaseIntent,
@@ -28,6 +30,7 @@ from sandbox.providers.dino.models import (
     PurchaseIntent,
     Wallet,
 )
+from sandbox.providers.dino.spend import SPEND_KIND, SpendService
 
 PROVIDER = "dino"
 KIND = "purchase_intent"
@@ -40,13 +43,14 @@ class DinoService:
         self.rt = runtime
         self.ids = runtime.ids.for_provider(PROVIDER)  # Dino's own id streams
         self.settings = settings
+        self.spend = SpendService(runtime, settings)
 
     # -- reads -------------------------------------------------------------------------
 
-    def get(self, tenant: str, intent_id: str) -> PurchaseIntent:
+    def get(self, tenant: str, intent_id: str, noun: str = PURCHASE_INTENT) -> PurchaseIntent:
         intent = self.rt.store.get(Space(PROVIDER, tenant), KIND, intent_id)
         if intent is None:
-            raise _not_found(intent_id)
+            raise _not_found(intent_id, noun)
         self._refresh(tenant, intent)
         return intent
 
@@ -57,7 +61,7 @@ class DinoService:
             raise _not_found(intent_id)
         return space.tenant, self.get(space.tenant, intent_id)
 
-    def page(self, tenant: str, query: ListQuery) -> Page:
+    def page(self, tenant: str, query: ListQuery, noun: str = PURCHASE_INTENT) -> Page:
         def keep(intent: PurchaseIntent) -> bool:
             self._refresh(tenant, intent)
             return query.status is None or intent.status == query.status
@@ -65,7 +69,7 @@ class DinoService:
         try:
             return self.rt.store.page(Space(PROVIDER, tenant), KIND, limit=query.limit, after=query.starting_after, where=keep)
         except UnknownCursor:
-            raise invalid_field("starting_after", f"no purchase intent {query.starting_after!r} in this scope") from None
+            raise invalid_field("starting_after", f"no {noun} {query.starting_after!r} in this scope") from None
 
     def wallet(self, tenant: str) -> Wallet:
         space = Space(PROVIDER, tenant)
@@ -90,9 +94,9 @@ class DinoService:
         self._emit(tenant, intent, machine.CREATED_EVENT, self._trace(tenant))
         return intent
 
-    def authorize(self, tenant: str, intent_id: str, request: Authorize, links_base: str) -> PurchaseIntent:
-        intent = self.get(tenant, intent_id)
-        machine.check(intent, Action.APPROVE)  # refuse before recording anything
+    def authorize(self, tenant: str, intent_id: str, request: Authorize, links_base: str, noun: str = PURCHASE_INTENT) -> PurchaseIntent:
+        intent = self.get(tenant, intent_id, noun)
+        machine.check(intent, Action.APPROVE, noun)  # refuse before recording anything
         expected = request.expected_total_cents or intent.request.max_total_cents
         asked = {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}
         scripted = self.rt.rules.decide(PROVIDER, "authorize", tenant, {"request": asked, "purchase_intent": intent.to_wire()})
@@ -115,9 +119,9 @@ class DinoService:
         self._emit(tenant, intent, machine.apply(intent, decision.action, now), self._trace(tenant))
         return intent
 
-    def issue_credential(self, tenant: str, intent_id: str, request: IssueCredential) -> PurchaseIntent:
-        intent = self.get(tenant, intent_id)
-        machine.check(intent, Action.ISSUE_CREDENTIAL)
+    def issue_credential(self, tenant: str, intent_id: str, request: IssueCredential, noun: str = PURCHASE_INTENT) -> PurchaseIntent:
+        intent = self.get(tenant, intent_id, noun)
+        machine.check(intent, Action.ISSUE_CREDENTIAL, noun)
         if request.merchant_lock and intent.merchant_name and not magic.same_merchant(request.merchant_lock, intent.merchant_name):
             raise invalid_field("merchant_lock", f"must match the authorized merchant_name {intent.merchant_name!r}")
         amount = intent.expected_total_cents or intent.request.max_total_cents
@@ -195,7 +199,10 @@ class DinoService:
     # -- helpers -----------------------------------------------------------------------
 
     def on_timer(self, timer: Timer) -> None:
-        """The scheduler reached a due moment of this intent: apply what is due."""
+        """The scheduler reached a due moment of this intent (or spend request): apply what is due."""
+        if timer.kind == SPEND_KIND:
+            self.spend.on_timer(timer)
+            return
         intent = self.rt.store.get(Space(PROVIDER, timer.tenant), KIND, timer.obj_id)
         if intent is not None:
             self._refresh(timer.tenant, intent)
@@ -280,6 +287,6 @@ def _expired_credential(intent: PurchaseIntent) -> SandboxError:
     )
 
 
-def _not_found(intent_id: str) -> SandboxError:
-    return SandboxError(ErrorKind.NOT_FOUND, f"Purchase intent {intent_id} not found in the current scope", details={"id": intent_id})
+def _not_found(intent_id: str, noun: str = PURCHASE_INTENT) -> SandboxError:
+    return SandboxError(ErrorKind.NOT_FOUND, f"{noun.capitalize()} {intent_id} not found in the current scope", details={"id": intent_id})
 
