@@ -9,6 +9,9 @@ import pytest
 KEY = "sk_staging_demo"
 MAX = {"type": "maxAmount", "value": "100.00", "details": {"currency": "usd", "period": "monthly"}}
 MERCHANT = {"name": "Whole Foods", "url": "https://www.wholefoodsmarket.com", "countryCode": "US"}
+# Gen-2 (the reference's bodies): an allowance of 25.00 USD on a registered card, and its merchant.
+SHOP = {"name": "Example Shop", "url": "https://shop.example.com", "countryCode": "US"}
+ALLOWANCE = {"amount": {"value": "25.00", "currency": "USD"}, "description": "Sneakers", "expiresAt": "2026-09-24T12:00:00.000Z"}
 
 
 class Cm:
@@ -42,9 +45,9 @@ class Cm:
     async def agent(self, name: str = "Shopper") -> str:
         return (await self.ok("POST", "/agents", {"metadata": {"name": name}}, 201))["agentId"]
 
-    async def payment_method(self, number: str = "4000000000000002") -> str:
-        body = {"card": {"number": number, "expiration": {"month": "12", "year": "2030"}, "cvc": "123"}}
-        return (await self.ok("POST", "/payment-methods", body, 201))["paymentMethodId"]
+    async def payment_method(self, number: str = "4000000000000002", cvc: str | None = "123") -> str:
+        card = {"number": number, "expiration": {"month": "12", "year": "2030"}, **({"cvc": cvc} if cvc else {})}
+        return (await self.ok("POST", "/payment-methods", {"card": card}, 201))["paymentMethodId"]
 
     async def enrolled(self, number: str = "4000000000000002") -> str:
         """A payment method whose agentic enrollment is active."""
@@ -71,6 +74,26 @@ class Cm:
 
     async def credentials(self, intent_id: str, **body: Any):
         return await self.request("POST", f"/order-intents/{intent_id}/credentials", {"merchant": MERCHANT, **body})
+
+    # -- Gen-2 ------------------------------------------------------------------------------
+
+    async def registered(self, number: str = "4242424242424242", cvc: str | None = "123") -> str:
+        """A payment method registered for Gen-2 order intents."""
+        method = await self.payment_method(number, cvc)
+        await self.ok("PUT", f"/payment-methods/{method}/order-intent-registration", {"email": "jane@example.com", "countryCode": "US"})
+        return method
+
+    async def allowance(self, method: str | None = None, **changes: Any) -> dict[str, Any]:
+        """A Gen-2 order intent (25.00 USD at SHOP unless changed; a change to None leaves the field out)."""
+        body = {"paymentMethodId": method or await self.registered(), **ALLOWANCE, "merchant": SHOP, **changes}
+        return await self.ok("POST", "/order-intents", {k: v for k, v in body.items() if v is not None}, 201)
+
+    async def mint(self, intent_id: str, body: dict[str, Any], **kw):
+        return await self.request("POST", f"/order-intents/{intent_id}/credentials", body, **kw)
+
+    async def event_list(self, object_id: str) -> list[dict[str, Any]]:
+        async with self.client.get(f"/_sandbox/events?provider=crossmint&object_id={object_id}") as resp:
+            return (await resp.json())["data"]
 
     async def events(self, object_id: str) -> list[str]:
         async with self.client.get(f"/_sandbox/events?provider=crossmint&object_id={object_id}") as resp:

@@ -43,6 +43,8 @@ class PaymentMethods:
             source_id=ids.ulid("tok", project).removeprefix("tok_").upper(),
             profile=magic.profile(card.number, brand),
             created_at=iso(now),
+            rails=magic.rails(card.number, brand),
+            cvc_on_file=card.cvc is not None,
         )
         self.records.put(project, user, KIND, method.id, method)
         return method

@@ -1,4 +1,9 @@
-"""Crossmint's staging test cards (docs/research/crossmint-api.md) and brand defaults."""
+"""Crossmint's staging test cards (docs/research/crossmint-api.md) and brand defaults.
+
+Two generations of the API read the same saved card differently: `profile` decides the Gen-1
+agentic enrollment and order-intent verification, `rails` the Gen-2 order-intent registration
+and the verification of an allowance.
+"""
 
 from __future__ import annotations
 
@@ -32,3 +37,32 @@ INELIGIBLE = Profile("brand-not-eligible", "ineligible", None)  # only Visa and 
 
 def profile(number: str, brand: str) -> Profile:
     return CARDS.get(number) or BRAND_DEFAULTS.get(brand) or INELIGIBLE
+
+
+# -- Gen-2: order-intent registration and allowances -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RailsProfile:
+    label: str
+    provider: str | None  # the agentic-token rail's network: vic (Visa), agentpay (Mastercard); None: no such rail
+    registration: str  # enabled | error: the agentic-token rail as registered
+    verification: str | None  # the flow that verifies an allowance; None: the rail is active at once
+    error_code: str | None = None  # with registration `error`
+
+
+RAIL_CARDS: dict[str, RailsProfile] = {
+    "4242424242424242": RailsProfile("happy-path", "vic", "enabled", None),
+    # Crossmint's guide lists this number although it fails the Luhn check; the sandbox takes it as written.
+    "5186160000000001": RailsProfile("rail-error", "agentpay", "error", None, "CARD_NOT_ELIGIBLE"),
+}
+RAIL_BRANDS = {
+    "visa": RailsProfile("visa-default", "vic", "enabled", "visa_passkey"),
+    "mastercard": RailsProfile("mastercard-default", "agentpay", "enabled", "mastercard"),
+}
+NO_AGENTIC_TOKEN = RailsProfile("no-agentic-token", None, "none", None)  # other brands: encrypted-card and spt only
+LUHN_EXEMPT = frozenset({"5186160000000001"})  # saved as written, Luhn or not
+
+
+def rails(number: str, brand: str) -> RailsProfile:
+    return RAIL_CARDS.get(number) or RAIL_BRANDS.get(brand) or NO_AGENTIC_TOKEN

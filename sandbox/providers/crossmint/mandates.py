@@ -53,11 +53,16 @@ class Credentials:
             raise SandboxError(ErrorKind.INVALID_STATE, f"agent {intent.agent_id} was deleted; its order intents no longer work")
 
     def _scripted_refusal(self, project: str, intent: OrderIntent, body: CredentialsBody) -> None:
-        context = {"request": body.model_dump(exclude_unset=True), "order_intent": intent.to_wire()}
-        scripted = self.records.rt.rules.decide(PROVIDER, "issue_credentials", project, context)
-        if scripted is not None:
-            refusal = scripted.refuse
-            raise SandboxError(ErrorKind.INVALID_STATE, refusal.message, status=refusal.status, code=refusal.code)
+        scripted_refusal(self.records, project, body.model_dump(exclude_unset=True), intent.to_wire())
+
+
+def scripted_refusal(records: Records, project: str, request: dict[str, Any], intent: dict[str, Any]) -> None:
+    """A scenario rule's refusal of a credentials request (either generation), raised; nothing when none decides."""
+    context = {"request": request, "order_intent": intent}
+    scripted = records.rt.rules.decide(PROVIDER, "issue_credentials", project, context)
+    if scripted is not None:
+        refusal = scripted.refuse
+        raise SandboxError(ErrorKind.INVALID_STATE, refusal.message, status=refusal.status, code=refusal.code)
 
 
 def enforce(intent: OrderIntent, amount: Decimal, now: datetime) -> None:

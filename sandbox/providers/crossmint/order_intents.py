@@ -2,6 +2,9 @@
 
 Some moves happen when an intent is read (expiry, a card enrolled since), stamped with the
 time they really happened, so nothing needs a timer.
+
+This module is Gen-1 (`agentId`, `mandates`, `phase`). Gen-2 order intents (allowances.py) live
+in the same collection: `read` and `all` return either, each moved on by its own generation.
 """
 
 from __future__ import annotations
@@ -10,28 +13,24 @@ from datetime import UTC, datetime
 
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
-from sandbox.core.verification import CHALLENGES, Session
+from sandbox.core.verification import CHALLENGES
 from sandbox.providers.crossmint import machine
 from sandbox.providers.crossmint.agents import Agents
+from sandbox.providers.crossmint.allowances import KIND, Allowances, gen1_only, new_session
 from sandbox.providers.crossmint.enrollment import PaymentMethods
 from sandbox.providers.crossmint.machine import Action
-from sandbox.providers.crossmint.models import OrderIntent, OrderIntentBody, PaymentMethod
+from sandbox.providers.crossmint.models import Allowance, OrderIntent, OrderIntentBody, PaymentMethod
 from sandbox.providers.crossmint.records import PROVIDER, Records
 
-KIND = "order_intent"
 SCRIPTED_FLOW = "visa_passkey"  # a rule asking for verification, on a card that needs none
 
 
-def new_session(flow: str, label: str, intent_id: str) -> Session:
-    """A fresh verification ceremony for an intent; its answers echo `orderIntentId`."""
-    return Session(flow, label, intent_id, reference_field="orderIntentId")
-
-
 class OrderIntents:
-    def __init__(self, records: Records, agents: Agents, methods: PaymentMethods) -> None:
+    def __init__(self, records: Records, agents: Agents, methods: PaymentMethods, allowances: Allowances) -> None:
         self.records = records
         self.agents = agents
         self.methods = methods
+        self.allowances = allowances
 
     def create(self, project: str, user: str, body: OrderIntentBody) -> OrderIntent:
         problems = body.mandate_problems()
@@ -81,20 +80,30 @@ class OrderIntents:
             if intent is None or intent.phase != "requires-payment-method":
                 self.records.done_waiting(project, user, method_id, intent_id)
 
-    def all(self, project: str, user: str, agent_id: str | None) -> list[OrderIntent]:
-        found: list[OrderIntent] = self.records.all(project, user, KIND)
+    def all(self, project: str, user: str, agent_id: str | None) -> list[OrderIntent | Allowance]:
+        """Both generations, newest first; `agent_id` keeps that agent's (Gen-1) intents."""
+        found: list[OrderIntent | Allowance] = self.records.all(project, user, KIND)
         for intent in found:
-            self._refresh(project, user, intent)
-        return [i for i in found if agent_id is None or i.agent_id == agent_id]
+            self._refresh_any(project, user, intent)
+        return [i for i in found if agent_id is None or (isinstance(i, OrderIntent) and i.agent_id == agent_id)]
+
+    def read(self, project: str, user: str, intent_id: str) -> OrderIntent | Allowance:
+        """An order intent of either generation, as of now."""
+        intent: OrderIntent | Allowance = self.records.get(project, user, KIND, intent_id, "Order intent")
+        self._refresh_any(project, user, intent)
+        return intent
 
     def get(self, project: str, user: str, intent_id: str) -> OrderIntent:
-        intent: OrderIntent = self.records.get(project, user, KIND, intent_id, "Order intent")
-        self._refresh(project, user, intent)
+        """A Gen-1 order intent as of now; a Gen-2 one is refused with 409."""
+        intent = self.read(project, user, intent_id)
+        if not isinstance(intent, OrderIntent):
+            raise gen1_only(intent_id)
         return intent
 
     def stored(self, project: str, user: str, intent_id: str) -> OrderIntent | None:
-        """As last stored, without the read-time moves (for resolving ids, which must not emit)."""
-        return self.records.find(project, user, KIND, intent_id)
+        """A Gen-1 intent as last stored, without the read-time moves (for resolving ids, which must not emit)."""
+        intent = self.records.find(project, user, KIND, intent_id)
+        return intent if isinstance(intent, OrderIntent) else None
 
     def revoke(self, project: str, user: str, intent_id: str) -> None:
         self.move(project, self.get(project, user, intent_id), Action.REVOKE)
@@ -106,6 +115,12 @@ class OrderIntents:
             self.records.emit(project, event_type, intent.id, intent.to_wire(), at)
 
     # -- moves on creation and on read --------------------------------------------------------
+
+    def _refresh_any(self, project: str, user: str, intent: OrderIntent | Allowance) -> None:
+        if isinstance(intent, Allowance):
+            self.allowances.refresh(project, user, intent)
+        else:
+            self._refresh(project, user, intent)
 
     def _refresh(self, project: str, user: str, intent: OrderIntent) -> None:
         """Read-time transitions, stamped when they happened: expiry first (an expired intent

@@ -6,9 +6,26 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.errors import invalid_field
 from sandbox.core.openapi import ARRAY, ApiInfo, ResponseDoc, api_key_scheme, bearer_scheme
 from sandbox.providers.crossmint.auth import user
-from sandbox.providers.crossmint.models import AgentBody, CredentialsBody, EnrollmentBody, OrderIntentBody, PageQuery, PaymentMethodBody
+from sandbox.providers.crossmint.models import (
+    RAIL_REQUESTS,
+    RAILS,
+    AgentBody,
+    AllowanceBody,
+    CredentialsBody,
+    CredentialsRequest,
+    EnrollmentBody,
+    OrderIntentBody,
+    OrderIntentCreate,
+    PageQuery,
+    PaymentMethodBody,
+    RailRequest,
+    RegistrationBody,
+    is_gen2_create,
+    is_gen2_credentials,
+)
 from sandbox.providers.crossmint.service import CrossmintService
 
 BASE = r"/api/{version:unstable|\d{4}-\d{2}-\d{2}}"
@@ -66,9 +83,17 @@ def routes(api: ProviderApi, service: CrossmintService) -> list[web.RouteDef]:
     def get_enrollment(call: Call) -> Reply:
         return Reply(service.enrollment(*who(call), call.param("id")).to_wire())
 
-    # order intents
+    def register(call: Call) -> Reply:
+        body = call.parse(RegistrationBody, empty_ok=True)
+        return Reply(service.register(*who(call), call.param("id"), body).to_wire())
+
+    def get_registration(call: Call) -> Reply:
+        return Reply(service.registration(*who(call), call.param("id")).to_wire())
+
+    # order intents: the body decides the generation (Gen-2: paymentMethodId + amount; Gen-1: agentId + mandates)
     def create_intent(call: Call) -> Reply:
-        return Reply(service.create_intent(*who(call), call.parse(OrderIntentBody)).to_wire(), 201)
+        body = call.parse(AllowanceBody) if is_gen2_create(call.body) else call.parse(OrderIntentBody)
+        return Reply(service.create_intent(*who(call), body).to_wire(), 201)
 
     def list_intents(call: Call) -> Reply:
         agent_id = call.query(IntentFilter).agentId
@@ -82,7 +107,16 @@ def routes(api: ProviderApi, service: CrossmintService) -> list[web.RouteDef]:
         return Reply(None, 204)
 
     def credentials(call: Call) -> Reply:
-        return Reply(service.credentials(*who(call), call.param("id"), call.parse(CredentialsBody)), 201)
+        body: CredentialsBody | RailRequest
+        if is_gen2_credentials(call.body):
+            rail = call.body["rail"]
+            model = RAIL_REQUESTS.get(rail) if isinstance(rail, str) else None
+            if model is None:
+                raise invalid_field("rail", f"must be one of the following values: {', '.join(RAILS)}")
+            body = call.parse(model)
+        else:
+            body = call.parse(CredentialsBody)
+        return Reply(service.credentials(*who(call), call.param("id"), body), 201)
 
     api.describe(INFO)
     agents, methods, intents = BASE + "/agents", BASE + "/payment-methods", BASE + "/order-intents"
@@ -111,18 +145,29 @@ def routes(api: ProviderApi, service: CrossmintService) -> list[web.RouteDef]:
         }),
         api.route("GET", methods + "/{id}/agentic-enrollment", get_enrollment, summary="A payment method's enrollment",
                   responses={200: "The enrollment"}),
-        api.route("POST", intents, create_intent, idempotent=True, body=OrderIntentBody, summary="Create an order intent",
-                  responses={201: "The order intent", 404: "agentId names no agent of this user"}),
+        api.route("PUT", methods + "/{id}/order-intent-registration", register, body=RegistrationBody, empty_ok=True,
+                  summary="Register a card for Gen-2 order intents (idempotent; never prompts the cardholder)",
+                  responses={200: "The registration: {paymentMethodId, rails}"}),
+        api.route("GET", methods + "/{id}/order-intent-registration", get_registration, summary="A payment method's registration",
+                  responses={200: "The registration", 404: "The card was never registered (or no such payment method)"}),
+        api.route("POST", intents, create_intent, idempotent=True, body=OrderIntentCreate,
+                  summary="Create an order intent: Gen-1 (agentId, payment, mandates) or Gen-2 (paymentMethodId, amount, description, "
+                          "expiresAt, merchant?)",
+                  responses={201: "The order intent, in the shape of its generation",
+                             400: "A field is wrong, or (Gen-2) the card is not registered",
+                             404: "agentId names no agent of this user (Gen-1), or paymentMethodId no payment method (Gen-2)"}),
         api.route("GET", intents, list_intents, query=IntentFilter, summary="List the user's order intents",
                   responses={200: ResponseDoc("The order intents (a bare array)", schema=ARRAY)}),
         api.route("GET", intents + "/{id}", get_intent, summary="Retrieve an order intent", responses={200: "The order intent"}),
-        api.route("DELETE", intents + "/{id}", revoke, summary="Revoke an order intent",
-                  responses={204: "Revoked", 409: "The order intent's phase does not allow it"}),
-        api.route("POST", intents + "/{id}/credentials", credentials, idempotent=True, body=CredentialsBody,
-                  summary="Get a payment credential for a purchase within the mandates", responses={
-            201: "The credential (a virtual card)",
-            409: "The order intent is not active, or its agent was deleted",
-            422: "The purchase breaks a mandate (amount, period)",
+        api.route("DELETE", intents + "/{id}", revoke, summary="Revoke (Gen-1) or cancel (Gen-2) an order intent",
+                  responses={204: "Revoked or cancelled", 409: "The order intent's phase or status does not allow it"}),
+        api.route("POST", intents + "/{id}/credentials", credentials, idempotent=True, body=CredentialsRequest,
+                  summary="Get a payment credential: Gen-1 {merchant, products?} within the mandates, Gen-2 by rail within the amount",
+                  responses={
+            201: "The credential: Gen-1 {card, expiresAt}; Gen-2 {id, rail, provider?, amount, credential, expiresAt}",
+            400: "A field is wrong, or the body's generation is not the order intent's",
+            409: "The order intent is not active, its agent was deleted (Gen-1), or the rail cannot mint (Gen-2)",
+            422: "The purchase breaks a mandate (Gen-1), or the amount, currency or merchant does not fit the allowance (Gen-2)",
         }),
     ]
 
@@ -130,8 +175,9 @@ def routes(api: ProviderApi, service: CrossmintService) -> list[web.RouteDef]:
 INFO = ApiInfo(
     title="Crossmint (sandbox)",
     description=(
-        "Crossmint's agentic payments (agents, payment methods, agentic enrollment, order intents) under /api/unstable "
-        "or a dated version, emulated by the sandbox. The key names the project (the tenant); objects belong to a user: "
+        "Crossmint's agentic payments (agents, payment methods, agentic enrollment, order-intent registration, order intents "
+        "of both generations and their credentials) under /api/unstable or a dated version, emulated by the sandbox. "
+        "The key names the project (the tenant); objects belong to a user: "
         "the sub of an optional `Authorization: Bearer <JWT>` (its signature is not checked), else the key's default user."
     ),
     security={

@@ -2,26 +2,33 @@
 
 A thin facade over one module per concern, so callers keep a single object:
 agents.py, enrollment.py (payment methods and agentic enrollment), order_intents.py,
-ceremony.py (verifying an order intent) and mandates.py (credentials within maxAmount).
-Storage, the id index and events are shared through records.py.
+ceremony.py (verifying an order intent) and mandates.py (credentials within maxAmount) for
+Gen-1; registration.py (order-intent registration, the card's CVC), allowances.py (Gen-2 order
+intents) and rail_credentials.py (credentials by rail) for Gen-2. The body a client sends
+decides the generation; each order intent keeps its own. Storage, the id index and events are
+shared through records.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sandbox.core.errors import invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.scheduler import Timer
 from sandbox.core.seams import ExternalInstruction
 from sandbox.core.store import Page
 from sandbox.core.verification import Answer
 from sandbox.providers.crossmint.agents import Agents
+from sandbox.providers.crossmint.allowances import Allowances
 from sandbox.providers.crossmint.ceremony import Ceremony
 from sandbox.providers.crossmint.enrollment import PaymentMethods
 from sandbox.providers.crossmint.mandates import Credentials
 from sandbox.providers.crossmint.models import (
     Agent,
     AgentBody,
+    Allowance,
+    AllowanceBody,
     CredentialsBody,
     Enrollment,
     EnrollmentBody,
@@ -29,9 +36,16 @@ from sandbox.providers.crossmint.models import (
     OrderIntentBody,
     PaymentMethod,
     PaymentMethodBody,
+    RailRequest,
+    Registration,
+    RegistrationBody,
 )
 from sandbox.providers.crossmint.order_intents import OrderIntents
+from sandbox.providers.crossmint.rail_credentials import RailCredentials
 from sandbox.providers.crossmint.records import Records
+from sandbox.providers.crossmint.registration import Registrations
+
+AnyIntent = OrderIntent | Allowance
 
 
 class CrossmintService:
@@ -40,19 +54,23 @@ class CrossmintService:
         records = self._records = Records(runtime)
         self._agents = Agents(records)
         self._methods = PaymentMethods(records)
-        self._intents = OrderIntents(records, self._agents, self._methods)
-        self._ceremony = Ceremony(records, self._intents)
+        self._registrations = Registrations(records, self._methods)
+        self._allowances = Allowances(records, self._methods)
+        self._intents = OrderIntents(records, self._agents, self._methods, self._allowances)
+        self._ceremony = Ceremony(records, self._intents, self._allowances)
         self._credentials = Credentials(records, self._agents, self._methods, self._intents)
+        self._rail_credentials = RailCredentials(records, self._allowances)
 
     def on_timer(self, timer: Timer) -> None:
-        """A due moment: a pending enrollment completes, or an order intent expires, unread."""
+        """A due moment, unread: a pending enrollment completes, an order intent expires, or a Gen-2
+        credential lapses (its id leads to its order intent, which captures what it reserved)."""
         owner = self._records.owner(timer.obj_id)
         if owner is None:
             return
         if timer.kind == "enrollment":
             self._intents.on_card_enrolled(owner.project, owner.user, owner.obj_id)
-        else:
-            self._intents.get(owner.project, owner.user, owner.obj_id)
+        elif self._records.find(owner.project, owner.user, "order_intent", owner.obj_id) is not None:
+            self._intents.read(owner.project, owner.user, owner.obj_id)
 
     # -- agents ------------------------------------------------------------------------
 
@@ -94,24 +112,45 @@ class CrossmintService:
     def complete_enrollment(self, enrollment_id: str, outcome: str) -> Enrollment:
         return self._methods.complete(enrollment_id, outcome)
 
+    # -- order-intent registration (Gen-2) ---------------------------------------------------
+
+    def register(self, project: str, user: str, method_id: str, body: RegistrationBody) -> Registration:
+        return self._registrations.register(project, user, method_id, body)
+
+    def registration(self, project: str, user: str, method_id: str) -> Registration:
+        return self._registrations.get(project, user, method_id)
+
+    def set_cvc(self, method_id: str, on_file: bool) -> PaymentMethod:
+        return self._registrations.set_cvc(method_id, on_file)
+
     # -- order intents and their verification ----------------------------------------------
 
-    def create_intent(self, project: str, user: str, body: OrderIntentBody) -> OrderIntent:
+    def create_intent(self, project: str, user: str, body: OrderIntentBody | AllowanceBody) -> AnyIntent:
+        if isinstance(body, AllowanceBody):
+            return self._allowances.create(project, user, body)
         return self._intents.create(project, user, body)
 
-    def intents(self, project: str, user: str, agent_id: str | None) -> list[OrderIntent]:
+    def intents(self, project: str, user: str, agent_id: str | None) -> list[AnyIntent]:
         return self._intents.all(project, user, agent_id)
 
-    def intent(self, project: str, user: str, intent_id: str) -> OrderIntent:
-        return self._intents.get(project, user, intent_id)
+    def intent(self, project: str, user: str, intent_id: str) -> AnyIntent:
+        return self._intents.read(project, user, intent_id)
 
     def revoke(self, project: str, user: str, intent_id: str) -> None:
-        self._intents.revoke(project, user, intent_id)
+        """Gen-1: revoked; Gen-2: cancelled."""
+        intent = self._intents.read(project, user, intent_id)
+        if isinstance(intent, Allowance):
+            self._allowances.cancel(project, user, intent)
+        else:
+            self._intents.revoke(project, user, intent_id)
 
-    def verify_shortcut(self, intent_id: str, success: bool) -> OrderIntent:
+    def verify_shortcut(self, intent_id: str, success: bool) -> AnyIntent:
         return self._ceremony.shortcut(intent_id, success)
 
-    def find_intent(self, intent_id: str) -> tuple[str, str, OrderIntent]:
+    def verify_allowance(self, allowance_id: str, success: bool) -> Allowance:
+        return self._ceremony.verify_allowance(allowance_id, success)
+
+    def find_intent(self, intent_id: str) -> tuple[str, str, AnyIntent]:
         """An order intent by its id alone: (project, user, intent), for the verification page."""
         return self._ceremony.find(intent_id)
 
@@ -121,7 +160,7 @@ class CrossmintService:
     def agent_of(self, project: str, user: str, intent: OrderIntent) -> Agent | None:
         return self._records.find(project, user, "agent", intent.agent_id)
 
-    def payment_method_of(self, project: str, user: str, intent: OrderIntent) -> PaymentMethod | None:
+    def payment_method_of(self, project: str, user: str, intent: AnyIntent) -> PaymentMethod | None:
         return self._methods.find(project, user, intent.payment_method_id)
 
     def owner_of(self, key: str) -> tuple[str, str, str] | None:
@@ -138,5 +177,18 @@ class CrossmintService:
 
     # -- credentials -------------------------------------------------------------------
 
-    def credentials(self, project: str, user: str, intent_id: str, body: CredentialsBody) -> dict[str, Any]:
-        return self._credentials.issue(project, user, intent_id, body)
+    def credentials(self, project: str, user: str, intent_id: str, body: CredentialsBody | RailRequest) -> dict[str, Any]:
+        """The body's generation must be the intent's: a `rail` for Gen-2, `merchant` (+ `products`) for Gen-1."""
+        intent = self._intents.read(project, user, intent_id)
+        if isinstance(body, CredentialsBody):
+            if isinstance(intent, Allowance):
+                raise invalid_field("rail", f"is required: order intent {intent_id} was created with the Gen-2 body, so its credentials "
+                                            "pick a rail (agentic-token, encrypted-card or spt)")
+            return self._credentials.issue(project, user, intent_id, body)
+        if isinstance(intent, OrderIntent):
+            raise invalid_field("rail", f"is not accepted: order intent {intent_id} was created with the Gen-1 body, so its credentials "
+                                        "take {merchant, products?}")
+        return self._rail_credentials.issue(project, user, intent_id, body)
+
+    def settle_credential(self, credential_id: str, outcome: str) -> Allowance:
+        return self._rail_credentials.settle(credential_id, outcome)
