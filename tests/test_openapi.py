@@ -113,7 +113,8 @@ def test_statuses_are_those_the_route_and_the_machinery_give():
     deleted = DOCUMENTS["btplatform"]["paths"]["/tokens/{id}"]["delete"]["responses"]["204"]
     assert "content" not in deleted
     wrong_state = DOCUMENTS["btplatform"]["paths"]["/agentic/enrollments/{id}/retry"]["post"]["responses"]
-    assert "422" in wrong_state and "409" not in wrong_state  # the platform's wrong state is a 422
+    assert "422" in wrong_state  # the platform's wrong state is a 422; its only 409 is a reused idempotency key
+    assert wrong_state["409"]["description"] == "BT-IDEMPOTENCY-KEY was used with another body"
     page = DOCUMENTS["sandbox"]["paths"]["/_sandbox/dino/approvals/{id}"]["get"]["responses"]["404"]["content"]
     assert set(page) == {"application/json", "text/html"}  # an unknown intent (a page), or no route at all
 

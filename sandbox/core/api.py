@@ -100,9 +100,15 @@ class ProviderApi:
     def __init__(
         self, runtime: Runtime, provider: str, authenticate: Authenticator, style: ErrorStyle,
         idempotency_header: str = IDEMPOTENCY_HEADER, unsaved_statuses: frozenset[int] = UNSAVED_STATUSES,
+        idempotent_methods: frozenset[str] = frozenset(), trailing_slash: bool = False,
     ) -> None:
         self.idempotency_header = idempotency_header  # a provider may name its own
         self.unsaved_statuses = unsaved_statuses  # answers not kept for a key, so a retry can succeed
+        # Methods whose routes honour the idempotency header unless a route says otherwise.
+        self.idempotent_methods = idempotent_methods
+        # Serve `/things/` as `/things` (clients that join a base path and "/" send both), one
+        # resource per route: the documents and the route table show each path once.
+        self.trailing_slash = trailing_slash
         self.runtime = runtime
         self.provider = provider
         self.authenticate = authenticate
@@ -116,14 +122,19 @@ class ProviderApi:
         self.info = info
 
     def route(
-        self, method: str, path: str, handler: Handler, *, idempotent: bool = False,
-        body: type[BaseModel] | None = None, empty_ok: bool = False, query: type[BaseModel] | None = None,
-        summary: str = "", description: str = "", responses: Responses | None = None, tags: tuple[str, ...] = (),
+        self, method: str, path: str, handler: Handler, *, idempotent: bool | None = None,
+        body: type[BaseModel] | None = None, body_media: str | tuple[str, ...] = (), empty_ok: bool = False,
+        query: type[BaseModel] | None = None, summary: str = "", description: str = "", responses: Responses | None = None,
+        tags: tuple[str, ...] = (),
     ) -> web.RouteDef:
-        """A handler behind authentication, the JSON body and idempotency. The keywords after
-        `idempotent` only document the route: `body` and `query` are the models the handler
-        parses (`empty_ok` as it passes to `Call.parse`), `responses` its statuses beyond those
-        the machinery gives every route (`core/openapi.py`)."""
+        """A handler behind authentication, the JSON body and idempotency (`idempotent` None: as
+        the API's `idempotent_methods` say for the method). The keywords after `idempotent` only
+        document the route: `body` and `query` are the models the handler parses (`body_media`
+        the media types it is documented under, JSON unless said; `empty_ok` as it passes to
+        `Call.parse`), `responses` its statuses beyond those the machinery gives every route
+        (`core/openapi.py`)."""
+        if idempotent is None:
+            idempotent = method in self.idempotent_methods
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
             space = Space(self.provider, self.authenticate(request))
@@ -140,11 +151,12 @@ class ProviderApi:
 
         setattr(endpoint, _API_OF, self)
         self.docs.append(RouteDoc(
-            method, path, summary=summary or _summary_of(handler), description=description, body=body, empty_ok=empty_ok,
+            method, path, summary=summary or _summary_of(handler), description=description, body=body,
+            body_media=(body_media,) if isinstance(body_media, str) else body_media, empty_ok=empty_ok,
             query=query, responses=dict(responses or {}), tags=tags, authenticated=True, reads_body=method != "GET",
             idempotency_header=self.idempotency_header if idempotent else None,
         ))
-        return web.route(method, path, endpoint)
+        return self._route_def(method, path, endpoint)
 
     def document(
         self, method: str, path: str, handler: Callable[[web.Request], Any], *, summary: str, description: str = "",
@@ -158,6 +170,11 @@ class ProviderApi:
             body_media=(body_media,) if isinstance(body_media, str) else body_media,
             query=query, responses=dict(responses or {}), tags=tags, authenticated=False, reads_body=False,
         ))
+        return self._route_def(method, path, handler)
+
+    def _route_def(self, method: str, path: str, handler: Any) -> web.RouteDef:
+        if self.trailing_slash and path != "/" and not path.endswith("/"):
+            return SlashTolerantRoute(method, path, handler, {})
         return web.route(method, path, handler)
 
     def _run(self, handler: Handler, call: Call) -> Reply:
@@ -200,7 +217,8 @@ class ProviderApi:
             raise invalid_field(self.idempotency_header, f"must be 1 to {MAX_KEY_LENGTH} characters")
         keys = self.runtime.idempotency
         principal = call.request.get(PRINCIPAL, "")
-        scope = (call.space.provider, call.space.tenant, principal, call.request.method, call.request.path, key)
+        path = call.request.path.rstrip("/") or "/"  # `/things/` is `/things` (`trailing_slash`)
+        scope = (call.space.provider, call.space.tenant, principal, call.request.method, path, key)
         body_print = fingerprint(call.body)
         while (entry := keys.lookup(scope)) is not None:
             if entry.fingerprint != body_print:
@@ -231,6 +249,41 @@ class ProviderApi:
             return None
         # A copy: orjson's bytes carry spare capacity that would stay allocated with the key.
         return StoredResponse(response.status, bytes(cast(bytes, response.body)), _kept_headers(response))
+
+
+class SlashTolerantRoute(web.RouteDef):
+    """A route whose path also answers with one trailing slash: `/things/` and `/things/{id}/` are
+    served as `/things` and `/things/{id}`. Its resource keeps the route's own path as canonical
+    (so the route table, its documents and near-miss hints show it once); consecutive routes of
+    one path share a resource, as aiohttp's own do."""
+
+    def register(self, router: web.UrlDispatcher) -> list[web.AbstractRoute]:
+        last = next(reversed(list(router.resources())), None)
+        if isinstance(last, (_SlashPlain, _SlashDynamic)) and last.raw_match(self.path):
+            resource: web.Resource = last
+        else:
+            dynamic = "{" in self.path or "}" in self.path
+            resource = _SlashDynamic(self.path) if dynamic else _SlashPlain(self.path)
+            router.register_resource(resource)
+        routes: list[web.AbstractRoute] = []
+        if self.method == "GET":  # as `router.add_get` does
+            routes.append(resource.add_route("HEAD", self.handler, **self.kwargs))
+        routes.append(resource.add_route(self.method, self.handler, **self.kwargs))
+        return routes
+
+
+def _without_slash(path: str) -> str:
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
+
+
+class _SlashPlain(web.PlainResource):
+    def _match(self, path: str) -> dict[str, str] | None:
+        return super()._match(_without_slash(path))
+
+
+class _SlashDynamic(web.DynamicResource):
+    def _match(self, path: str) -> dict[str, str] | None:
+        return super()._match(_without_slash(path))
 
 
 def apis_of(app: web.Application) -> list[ProviderApi]:

@@ -4,6 +4,12 @@ A provider whose objects are verified through another provider's instruction end
 registers one resolver at start-up; the serving provider asks the seam for ids it does not
 hold itself. The resolver reads the owner's store, so the seam keeps no per-object state.
 Neither provider imports the other.
+
+What the serving provider does with an id it resolves: it reads the instruction (`describe`),
+starts its verification and finishes it (`verify`), each only for the client holding the
+instruction's own key and agent (`find`). Nothing else: an instruction another provider owns
+is updated, deleted and spent through its owner's own API, and the seam resolves ids one at a
+time, so the serving provider cannot list an owner's instructions.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ class ExternalInstruction:
     api_key: str  # the key a client of the serving provider uses for it
     brand: str | None  # the card network whose ceremony verifies it
     verify: Verifier
-    describe: Callable[[], dict[str, Any]]  # the instruction as the serving provider shows it
+    # The instruction as the serving provider shows it, in that provider's words: `status` at
+    # least, and any of its instruction fields the owner knows (amount, description, expiry,
+    # creation time, …); the serving provider fills in the rest. Read at the time of the call.
+    describe: Callable[[], dict[str, Any]]
 
 
 Resolver = Callable[[str], ExternalInstruction | None]

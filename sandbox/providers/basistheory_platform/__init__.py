@@ -21,7 +21,14 @@ from sandbox.providers.basistheory_platform.threeds import ThreeDs
 
 class BasisTheoryPlatform:
     name = PROVIDER
-    prefixes = ("/tokens", "/agentic/", "/3ds/", "/webhooks", "/ping")
+    # Every top-level path of api.basistheory.com (those of basistheoryclient 7.4.0 and
+    # basis-theory-js 4.30.2), served or not: an unknown one still answers in problem details.
+    prefixes = (
+        "/tokens", "/v2/", "/agentic", "/3ds", "/webhooks", "/ping", "/tokenize", "/detokenize", "/token-intents",
+        "/applications", "/application-templates", "/tenants", "/logs", "/reactor-formulas",
+        "/reactors", "/permissions", "/proxies", "/proxy", "/sessions", "/events", "/enrichments", "/keys",
+        "/network-tokens", "/account-updater", "/apple-pay", "/google-pay", "/roles", "/documents",
+    )
     style = PROBLEM_DETAILS
     outcomes = OUTCOMES
     recorded_headers = ("bt-api-key", "bt-idempotency-key")
@@ -39,7 +46,9 @@ class BasisTheoryPlatform:
         service = BasisTheoryPlatformService(runtime)
         runtime.scheduler.handle(self.name, service.on_timer)
         threeds = ThreeDs(runtime, service._tenant_id, service.hooks)
-        api = ProviderApi(runtime, self.name, authenticate, self.style, idempotency_header="BT-IDEMPOTENCY-KEY")
+        # BT-IDEMPOTENCY-KEY on every POST and PATCH; `/tokens/` is `/tokens` (basis-theory-js sends both).
+        api = ProviderApi(runtime, self.name, authenticate, self.style, idempotency_header="BT-IDEMPOTENCY-KEY",
+                          idempotent_methods=frozenset({"POST", "PATCH"}), trailing_slash=True)
         return routes.routes(api, service, threeds) + control.routes(operator, threeds, self.signer)
 
     def verification_subject(self, reference: str) -> Subject | None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.core.errors import invalid_field
+from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.providers.basistheory_platform import agents, ceremony, magic
+from sandbox.providers.basistheory_platform.brands import brand_name
 from sandbox.providers.basistheory_platform.context import Context
 from sandbox.providers.basistheory_platform.errors import unprocessable
+from sandbox.providers.basistheory_platform.events import PROVIDER
 from sandbox.providers.basistheory_platform.machine import ENROLLMENT_TRANSITIONS, ENROLLMENTS, EnrollmentAction, refuse_enrollment
 from sandbox.providers.basistheory_platform.models import Enrollment, EnrollmentCreate, Token
 
@@ -30,7 +32,7 @@ def create(ctx: Context, tenant: str, body: EnrollmentCreate) -> Enrollment:
         raise invalid_field("token_id", "The token was not found.")
     profile = magic.profile(token.number, token.brand)
     if profile is None:
-        raise unprocessable(f"A {token.brand} card cannot be enrolled: only Visa and Mastercard can.")
+        raise unprocessable(f"A {brand_name(token.brand)} card cannot be enrolled: only Visa and Mastercard can.")
     agent_ids = _agent_ids(ctx, tenant, body)
     provider = "stripe-mock" if body.type == "spt" else f"{token.brand}-mock"
     enrollment = Enrollment(
@@ -75,6 +77,25 @@ def retry(ctx: Context, tenant: str, enrollment_id: str) -> Enrollment:
     enrollment = get(ctx, tenant, enrollment_id)
     ENROLLMENTS.apply(enrollment, EnrollmentAction.RETRY)  # only a failed one; announced by no event
     enrollment.step = "new"  # the ceremony starts over
+    return enrollment
+
+
+def suspend(ctx: Context, enrollment_id: str) -> Enrollment:
+    """The network suspends an active enrollment (the control plane plays it; any key's enrollment)."""
+    return _network(ctx, enrollment_id, EnrollmentAction.SUSPEND)
+
+
+def reinstate(ctx: Context, enrollment_id: str) -> Enrollment:
+    """The network lifts a suspension: the enrollment is active again."""
+    return _network(ctx, enrollment_id, EnrollmentAction.REINSTATE)
+
+
+def _network(ctx: Context, enrollment_id: str, action: EnrollmentAction) -> Enrollment:
+    space = ctx.rt.store.locate("enrollment", enrollment_id)
+    if space is None or space.provider != PROVIDER:
+        raise SandboxError(ErrorKind.NOT_FOUND, f"Enrollment {enrollment_id} not found")
+    enrollment = get(ctx, space.tenant, enrollment_id)
+    ctx.record(space.tenant, ENROLLMENTS.apply(enrollment, action), "enrollment", enrollment)
     return enrollment
 
 

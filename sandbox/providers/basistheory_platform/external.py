@@ -1,5 +1,11 @@
-"""Instructions another provider owns (a Crossmint order intent's), verified through the
-platform's instruction routes: the card networks' ceremony runs, answered in the platform's words."""
+"""Instructions another provider owns (a Crossmint order intent's), served by the platform's
+instruction routes through the runtime's seam (`core/seams.py`): read (`GET`), verified
+(`verify`, then `verify/passkey`), each answered in the platform's words.
+
+Only those three routes reach them: an external instruction is updated, deleted and spent
+through its owner's API, so `PATCH`, `DELETE` and `credentials` find nothing (404), and the
+agent behind it is no platform agent (its `GET` and its instruction list are 404 too).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,20 @@ from sandbox.core.verification import Answer
 from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
 from sandbox.providers.basistheory_platform.errors import unprocessable
 
+# The Instruction's wire fields in the order the platform's own instructions have them, with what
+# an owner that does not say shows: the SDK's Instruction has every field optional.
+FIELDS: dict[str, Any] = {
+    "enrollment_id": None, "amount": None, "description": None, "expires_at": None, "recurring": None,
+    "status": None, "type": "agentic", "credential_type": "card", "created_at": None,
+}
+
+
+def instruction(external: ExternalInstruction) -> dict[str, Any]:
+    """The instruction as `GET …/instructions/{id}` and `verify/passkey` answer it: the platform's
+    Instruction shape, with what its owner describes (fields the Instruction does not have are left out)."""
+    described = external.describe()
+    return {"id": external.id, **{name: described.get(name, default) for name, default in FIELDS.items()}}
+
 
 def verify(external: ExternalInstruction, instruction_id: str, links_base: str) -> dict[str, Any]:
     answer = external.verify("START", {}, links_base + PASSKEY_PAGE)
@@ -17,16 +37,19 @@ def verify(external: ExternalInstruction, instruction_id: str, links_base: str) 
 
 
 def verify_passkey(external: ExternalInstruction) -> dict[str, Any]:
-    """Finish the ceremony; the answer is the instruction as its owner shows it."""
-    action = "MASTERCARD_AUTH_COMPLETE" if external.describe()["brand"] == "MASTERCARD" else "AUTHENTICATE_PASSKEY"
+    """Finish the ceremony; the answer is the instruction itself, approved (as the SDK's
+    `verify.passkey` reads it)."""
+    action = "MASTERCARD_AUTH_COMPLETE" if (external.brand or "").upper() == "MASTERCARD" else "AUTHENTICATE_PASSKEY"
     answer = external.verify(action, {}, PASSKEY_PAGE)
     if answer.body.get("status") != "VERIFIED":
         raise unprocessable("The instruction's verification did not succeed.", status=answer.body.get("status"))
-    return external.describe()
+    return instruction(external)
 
 
-def _platform_answer(answer: Answer, reference: str, links_base: str) -> dict[str, Any]:
-    """The ceremony's answer in the platform's words."""
+def _platform_answer(answer: Answer, instruction_id: str, links_base: str) -> dict[str, Any]:
+    """The ceremony's answer in the platform's words. The passkey step names the instruction, as
+    for the platform's own instructions: `identifier` is the instruction's id, and so is the
+    `identifier` of the passkey page behind `endpoint`."""
     status, data = answer.body.get("status"), answer.body.get("data") or {}
     if status == "VERIFIED":
         return {"status": "verified"}
@@ -34,7 +57,7 @@ def _platform_answer(answer: Answer, reference: str, links_base: str) -> dict[st
         raise unprocessable((answer.body.get("error") or {}).get("message", "Verification failed."))
     if data.get("brand") == "MASTERCARD":
         return {"status": "redirect_required", "brand": "mastercard",
-                "redirect": {"uri": f"{links_base}{REDIRECT_PAGE}{reference}", "uri_type": "WEB_URI"}}
-    context = data.get("authContext") or {}
+                "redirect": {"uri": f"{links_base}{REDIRECT_PAGE}{instruction_id}", "uri_type": "WEB_URI"}}
     return {"status": "passkey_required", "passkey_context": {
-        "endpoint": context.get("endpoint"), "identifier": reference, "action": "AUTHENTICATE", "platform_type": "WEB"}}
+        "endpoint": f"{links_base}{PASSKEY_PAGE}?identifier={instruction_id}", "identifier": instruction_id,
+        "action": "AUTHENTICATE", "platform_type": "WEB"}}

@@ -106,7 +106,7 @@ def verify(ctx: Context, tenant: str, agent_id: str, instruction_id: str, links_
     """Start the cardholder's verification; some magic cards approve at once."""
     instruction = get(ctx, tenant, agent_id, instruction_id)
     INSTRUCTIONS.check(instruction, InstructionAction.APPROVE)  # only a pending_verification one
-    enrollment = enrollments.get(ctx, tenant, instruction.enrollment_id)
+    enrollment = _active_enrollment(ctx, tenant, instruction)
     outcome = enrollment.profile.instruction
     if outcome == "verified":
         _approve(ctx, tenant, instruction)
@@ -122,8 +122,18 @@ def verify_passkey(ctx: Context, tenant: str, agent_id: str, instruction_id: str
     instruction = get(ctx, tenant, agent_id, instruction_id)
     if not INSTRUCTIONS.can(instruction, InstructionAction.APPROVE) or "verification" not in instruction.extra:
         raise unprocessable("Start the instruction's verification (verify) before verify/passkey.", status=instruction.status)
+    _active_enrollment(ctx, tenant, instruction)
     _approve(ctx, tenant, instruction)
     return instruction
+
+
+def _active_enrollment(ctx: Context, tenant: str, instruction: Instruction) -> Enrollment:
+    """The instruction's enrollment, which must be active to verify it (not suspended, nor deleted)."""
+    enrollment = enrollments.get(ctx, tenant, instruction.enrollment_id)
+    if enrollment.status != "active":
+        raise unprocessable(f"The enrollment is {enrollment.status}; verifying an instruction needs an active one.",
+                            status=enrollment.status)
+    return enrollment
 
 
 def _approve(ctx: Context, tenant: str, instruction: Instruction) -> None:

@@ -20,12 +20,20 @@ class EnrollmentAction(StrEnum):
     VERIFY = "verify"  # verify answered `approved` at once, or verify/complete finished the ceremony
     RETRY = "retry"  # a failed enrollment tries again from the start
     DELETE = "delete"  # a soft delete, as documented; deleting again is allowed and announced again
+    SUSPEND = "suspend"  # the card network suspends the card: no API call, the control plane plays the network
+    REINSTATE = "reinstate"  # the network lifts the suspension
 
 
+# `suspended` is reached from `active` only, and blocks what needs an active enrollment: new
+# instructions, their verification and credentials (422); verify is refused as for any status
+# other than pending_verification (409). Reinstating brings it back to `active`.
 ENROLLMENT_TRANSITIONS: dict[EnrollmentAction, Transition] = {
     EnrollmentAction.VERIFY: _t("pending_verification", "active", "agentic.enrollment.verified", "verify"),
     EnrollmentAction.RETRY: _t("failed", "pending_verification", None, "retry"),
-    EnrollmentAction.DELETE: _t("pending_verification active failed deleted", "deleted", "agentic.enrollment.deleted", "delete"),
+    EnrollmentAction.DELETE: _t("pending_verification active suspended failed deleted", "deleted", "agentic.enrollment.deleted",
+                                "delete"),
+    EnrollmentAction.SUSPEND: _t("active", "suspended", "agentic.enrollment.suspended", "suspend"),
+    EnrollmentAction.REINSTATE: _t("suspended", "active", "agentic.enrollment.reinstated", "reinstate"),
 }
 
 
@@ -64,6 +72,8 @@ class Refusals:
 refuse_enrollment = Refusals("enrollment", {
     "verify": "The enrollment is {status}; only pending_verification enrollments can be verified.",
     "retry": "Only failed enrollments can be retried; this one is {status}.",
+    "suspend": "Only active enrollments can be suspended; this one is {status}.",
+    "reinstate": "Only suspended enrollments can be reinstated; this one is {status}.",
 })
 refuse_instruction = Refusals("instruction", {
     "verify": "The instruction is {status}; only pending_verification ones are verified.",

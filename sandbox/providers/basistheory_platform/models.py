@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from sandbox.core.cards import number_problem
 from sandbox.core.fields import Email
 from sandbox.core.verification import ACTIONS
+from sandbox.providers.basistheory_platform.brands import brand_name
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$", re.ASCII)
@@ -42,10 +43,61 @@ class CardData(Body):
         return value
 
 
+# A container is a path of segments, `/pci/high/`; search indexes and the fingerprint expression are
+# kept and shown, not evaluated (docs/basistheory.md, Tokens).
+Container = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9_-]{1,64}){1,8}/$")]
+SearchIndex = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Metadata = dict[MetadataKey, Annotated[str, StringConstraints(max_length=10_000)] | None]
+
+
 class TokenCreate(Body):
     type: Literal["card"]
     data: CardData
-    metadata: dict[str, str | None] | None = None
+    metadata: Metadata | None = None
+    search_indexes: Annotated[list[SearchIndex], Field(max_length=20)] | None = None
+    fingerprint_expression: NonEmpty | None = None
+    containers: Annotated[list[Container], Field(min_length=1, max_length=20)] | None = None
+
+
+class CardDataPatch(Body):
+    """What a merge patch may say of a card's data: each field replaces, a null removes (and the
+    merged card must still be a card)."""
+
+    number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    expiration_month: int | None = None
+    expiration_year: int | None = None
+    cvc: Annotated[str, BeforeValidator(_text), StringConstraints(pattern=r"^\d{3,4}$")] | None = None
+
+
+class TokenUpdate(Body):
+    """`PATCH /tokens/{id}`, a JSON merge patch (RFC 7396): objects merge, a null removes, lists replace.
+    `type` cannot change; `mask`, `privacy`, `expires_at` and `deduplicate_token` are accepted and ignored."""
+
+    data: CardDataPatch | None = None
+    metadata: Metadata | None = None
+    search_indexes: Annotated[list[SearchIndex], Field(max_length=20)] | None = None
+    fingerprint_expression: NonEmpty | None = None
+    containers: Annotated[list[Container], Field(min_length=1, max_length=20)] | None = None
+
+
+PageSize = Annotated[int, Field(ge=1, le=100)]
+
+
+class TokenSearch(Body):
+    """`POST /tokens/search` (v1): offset pages."""
+
+    query: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    page: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    size: PageSize | None = None
+
+
+class TokenSearchV2(Body):
+    """`POST /v2/tokens/search`: cursor pages (`start` is the previous page's `pagination.next`)."""
+
+    query: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    start: Annotated[str, StringConstraints(max_length=200)] | None = None
+    size: PageSize | None = None
 
 
 class InstanceDetails(Body):
@@ -208,6 +260,38 @@ class PageQuery(BaseModel):
     enrollment_id: str | None = None
 
 
+def _first_page(value: Any) -> Any:
+    """A page before the first is the first."""
+    try:
+        return min(max(int(value), 1), 1_000_000)
+    except (TypeError, ValueError):
+        return value
+
+
+class TokenListQuery(BaseModel):
+    """`GET /tokens` (v1): offset pages; `id` and `type` may repeat (any of them), `metadata.<key>=value`
+    filters too. A size outside 1-100 is brought into range, as for the agentic lists."""
+
+    model_config = ConfigDict(extra="ignore")
+    page: Annotated[int, BeforeValidator(_first_page)] = 1
+    size: Annotated[int, BeforeValidator(_clamp)] = 20
+    id: str | None = None
+    type: str | None = None
+
+
+class TokenListV2Query(BaseModel):
+    """`GET /v2/tokens`: cursor pages. `metadata` is a JSON object (as the Node SDK sends it);
+    `metadata[key]=value` (the Python SDK's form) filters too."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: str | None = None
+    container: str | None = None
+    fingerprint: str | None = None
+    metadata: str | None = None
+    start: str | None = None
+    size: Annotated[int, BeforeValidator(_clamp)] = 20
+
+
 @dataclass(slots=True)
 class Token:
     id: str
@@ -221,10 +305,15 @@ class Token:
     number: str  # kept for the mock PAN only; never rendered
     metadata: dict[str, Any] | None
     created_at: str
+    seq: int = 0  # creation order in the tenant: lists and searches are newest first, cursors name it
+    containers: list[str] = field(default_factory=lambda: ["/pci/high/"])
+    search_indexes: list[str] | None = None
+    fingerprint_expression: str = "{{ data.number }}"
+    modified_at: str | None = None
 
     def card(self) -> dict[str, Any]:
         return {"bin": self.bin, "last4": self.last4, "expiration_month": self.expiration_month,
-                "expiration_year": self.expiration_year, "brand": self.brand, "funding": "credit"}
+                "expiration_year": self.expiration_year, "brand": brand_name(self.brand), "funding": "credit"}
 
     def to_wire(self) -> dict[str, Any]:
         masked = "X" * (len(self.number) - 4) + self.last4
@@ -233,6 +322,8 @@ class Token:
             "data": {"number": masked, "expiration_month": self.expiration_month, "expiration_year": self.expiration_year},
             "card": self.card(), "fingerprint": self.fingerprint, "metadata": self.metadata,
             "mask": {"number": "{{ data.number | reveal_last: 4 }}"}, "created_at": self.created_at,
+            "containers": list(self.containers), "search_indexes": self.search_indexes,
+            "fingerprint_expression": self.fingerprint_expression, "modified_at": self.modified_at,
         }
 
 
@@ -303,7 +394,7 @@ class ChallengeForm(BaseModel):
     """The 3-D Secure challenge page's form (documentation: the page reads it as a form)."""
 
     code: str | None = None
-    action: Literal["submit", "cancel"] | None = None
+    action: Literal["submit", "approve", "cancel"] | None = None
     return_url: str | None = None
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.openapi import ARRAY, ApiInfo, ResponseDoc, api_key_scheme
+from sandbox.providers.basistheory_platform import token_search, tokens
 from sandbox.providers.basistheory_platform.models import (
     AgentCreate,
     AgentUpdate,
@@ -15,6 +16,11 @@ from sandbox.providers.basistheory_platform.models import (
     InstructionUpdate,
     PageQuery,
     TokenCreate,
+    TokenListQuery,
+    TokenListV2Query,
+    TokenSearch,
+    TokenSearchV2,
+    TokenUpdate,
     VerifyComplete,
     VerifyMethod,
     VerifyOtp,
@@ -25,6 +31,8 @@ from sandbox.providers.basistheory_platform.service import BasisTheoryPlatformSe
 from sandbox.providers.basistheory_platform.threeds import Authenticate, SessionCreate, ThreeDs
 from sandbox.providers.basistheory_platform.webhooks import EVENT_TYPES, WebhookBody
 from sandbox.providers.basistheory_platform.webhooks import to_wire as webhook_wire
+
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def listing(page) -> dict:
@@ -51,6 +59,27 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
     def delete_token(call: Call) -> Reply:
         service.delete_token(t(call), call.param("id"))
         return gone(call)
+
+    def update_token(call: Call) -> Reply:
+        return Reply(tokens.update(service.ctx, t(call), call.param("id"), call.parse(TokenUpdate, empty_ok=True)).to_wire())
+
+    def list_tokens(call: Call) -> Reply:
+        query = call.query(TokenListQuery)
+        filters = tokens.v1_filters(call.request.query.items())
+        return Reply(tokens.offset_page(service.ctx, t(call), filters, query.page, query.size))
+
+    def search_tokens(call: Call) -> Reply:
+        body = call.parse(TokenSearch, empty_ok=True)
+        return Reply(tokens.offset_page(service.ctx, t(call), token_search.parse(body.query), body.page, body.size))
+
+    def list_tokens_v2(call: Call) -> Reply:
+        query = call.query(TokenListV2Query)
+        filters = tokens.v2_filters(call.request.query.items())
+        return Reply(tokens.cursor_page(service.ctx, t(call), filters, query.size, query.start))
+
+    def search_tokens_v2(call: Call) -> Reply:
+        body = call.parse(TokenSearchV2, empty_ok=True)
+        return Reply(tokens.cursor_page(service.ctx, t(call), token_search.parse(body.query), body.size, body.start))
 
     # agents
     def create_agent(call: Call) -> Reply:
@@ -100,7 +129,7 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
         return Reply(listing(service.instructions(t(call), call.param("agent_id"), query.limit, query.cursor, query.enrollment_id)))
 
     def get_instruction(call: Call) -> Reply:
-        return Reply(service.instruction(t(call), call.param("agent_id"), call.param("id")).to_wire())
+        return Reply(service.read_instruction(t(call), call.param("agent_id"), call.param("id")))
 
     def update_instruction(call: Call) -> Reply:
         body = call.parse(InstructionUpdate, empty_ok=True)
@@ -176,15 +205,36 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
         api.route("PUT", "/webhooks/{id}", put_webhook, body=WebhookBody, summary="Replace a webhook", responses={200: "The webhook"}),
         api.route("DELETE", "/webhooks/{id}", delete_webhook, summary="Delete a webhook", responses=deleted),
         api.route("POST", "/3ds/sessions", create_session, body=SessionCreate, summary="Create a 3-D Secure session",
-                  responses={201: "The session", 400: "No token, or the token was not found"}),
+                  responses={201: "The session (with redirect_url when authentication_request and callback_urls were sent)",
+                             400: "No token, the token was not found, or only one of authentication_request and callback_urls"}),
         api.route("POST", "/3ds/sessions/{id}/authenticate", authenticate_session, idempotent=True, body=Authenticate,
                   summary="Authenticate a 3-D Secure session (frictionless, or a challenge)", responses={200: "The authentication"}),
         api.route("GET", "/3ds/sessions/{id}/challenge-result", challenge_result, summary="The outcome of a session's challenge",
                   responses={200: "The authentication", 404: "The session was not authenticated yet"}),
         api.route("GET", "/3ds/sessions/{id}", get_session, summary="Retrieve a 3-D Secure session", responses={200: "The session"}),
         api.route("POST", "/tokens", create_token, body=TokenCreate, summary="Create a card token", responses={201: "The token (masked)"}),
+        api.route("GET", "/tokens", list_tokens, query=TokenListQuery, summary="List card tokens (v1: offset pages)",
+                  responses={200: "{pagination: {total_items, page_number, page_size, total_pages}, data}"}),
+        # Searches are reads: a BT-IDEMPOTENCY-KEY there is ignored (the SDKs' pagers send the first page's
+        # key again with each page's `start`, which a kept key would refuse as another body).
+        api.route("POST", "/tokens/search", search_tokens, idempotent=False, body=TokenSearch, empty_ok=True,
+                  summary="Search card tokens (v1: offset pages)", responses={
+            200: "{pagination: {total_items, page_number, page_size, total_pages}, data}",
+            400: "The query is outside the search language, or page or size out of range",
+        }),
         api.route("GET", "/tokens/{id}", get_token, summary="Retrieve a card token", responses={200: "The token (masked)"}),
+        api.route("PATCH", "/tokens/{id}", update_token, body=TokenUpdate, body_media=(MERGE_PATCH, "application/json"),
+                  empty_ok=True, summary="Update a card token (a JSON merge patch)",
+                  responses={200: "The token (masked)", 400: "The merged card is not a valid card"}),
         api.route("DELETE", "/tokens/{id}", delete_token, summary="Delete a card token", responses=deleted),
+        api.route("GET", "/v2/tokens", list_tokens_v2, query=TokenListV2Query, summary="List card tokens (v2: cursor pages)",
+                  responses={200: "{pagination: {page_size, next}, data}; next is null on the last page",
+                             400: "start is not a cursor this API gave, or metadata is not a JSON object"}),
+        api.route("POST", "/v2/tokens/search", search_tokens_v2, idempotent=False, body=TokenSearchV2, empty_ok=True,
+                  summary="Search card tokens (v2: cursor pages)", responses={
+            200: "{pagination: {page_size, next}, data}; next is null on the last page",
+            400: "The query is outside the search language, start is not a cursor this API gave, or size is out of range",
+        }),
         api.route("POST", agents, create_agent, body=AgentCreate, summary="Create an agent", responses={201: "The agent"}),
         api.route("GET", agents + "/{agent_id}", get_agent, summary="Retrieve an agent", responses={200: "The agent"}),
         api.route("PATCH", agents + "/{agent_id}", update_agent, body=AgentUpdate, empty_ok=True, summary="Update an agent",
@@ -229,7 +279,7 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
                   responses={200: "The verification's next step", 422: "The instruction is not pending_verification"}),
         api.route("POST", instructions + "/{id}/verify/passkey", verify_passkey, body=VerifyPasskey,
                   summary="Finish an instruction's verification with the passkey's assurance data",
-                  responses={200: "The instruction, or the verification's answer",
+                  responses={200: "The instruction, approved",
                              422: "The verification was not started or did not succeed"}),
         api.route("POST", instructions + "/{id}/credentials", credentials, body=CredentialsCreate, empty_ok=True,
                   summary="Get a payment credential under an approved instruction", responses={

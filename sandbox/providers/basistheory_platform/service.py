@@ -106,8 +106,15 @@ class BasisTheoryPlatformService:
     def delete_instruction(self, tenant: str, agent_id: str, instruction_id: str) -> None:
         instructions.delete(self.ctx, tenant, agent_id, instruction_id)
 
-    # Another provider's instruction (a Crossmint order intent's) is verified here too: its
-    # owner, found with the caller's key and agent, runs the ceremony.
+    # Another provider's instruction (a Crossmint order intent's) is read and verified here too:
+    # its owner, found with the caller's key and agent, describes it and runs the ceremony.
+
+    def read_instruction(self, tenant: str, agent_id: str, instruction_id: str) -> dict[str, Any]:
+        """`GET …/instructions/{id}`: the platform's own instruction, or another provider's."""
+        owned = self.rt.instructions.find(tenant, agent_id, instruction_id)
+        if owned is not None:
+            return external.instruction(owned)
+        return instructions.get(self.ctx, tenant, agent_id, instruction_id).to_wire()
 
     def verify_instruction(self, tenant: str, agent_id: str, instruction_id: str, links_base: str) -> dict[str, Any]:
         owned = self.rt.instructions.find(tenant, agent_id, instruction_id)

@@ -2,18 +2,26 @@
 
 The outcome follows magic card numbers and `challenge_preference`, like Basis Theory's test
 cards; the challenge page accepts the sandbox OTP `123456`.
+
+The redirect variant: a session created with `authentication_request` and `callback_urls` is
+authenticated at once and answers a `redirect_url`, Basis Theory's hosted page (here the
+challenge page's own address). The cardholder takes any challenge there and is sent (303) to
+`callback_urls.success` when the authentication ends `successful` or `attempted`, else to
+`.failure`, with the callback's query string dropped, as Basis Theory does (docs/basistheory.md).
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
+from sandbox.core.pages import ReturnTo
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Space
 from sandbox.providers.basistheory_platform.events import PROVIDER
@@ -33,21 +41,6 @@ CODES = {"successful": "Y", "attempted": "A", "failed": "N", "challenge": "C", "
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class SessionCreate(Body):
-    token_id: str | None = None
-    pan: str | None = None  # deprecated alias of token_id
-    token_intent_id: str | None = None
-    type: Literal["customer", "merchant"] = "customer"
-    device: Literal["browser", "app"] | None = None
-    metadata: dict[str, str | None] | None = None
-
-    @model_validator(mode="after")
-    def _one_token(self) -> SessionCreate:
-        if not (self.token_id or self.pan or self.token_intent_id):
-            raise ValueError("token_id (or token_intent_id) is required")
-        return self
 
 
 class PurchaseInfo(Body):
@@ -71,6 +64,46 @@ class Authenticate(Body):
     request_decoupled_challenge: bool | None = None
     purchase_info: PurchaseInfo | None = None
     merchant_info: MerchantInfo | None = None
+
+
+def _callback_url(value: str) -> str:
+    """Where the hosted page sends the cardholder: an absolute http(s) URL, as a page's return_url."""
+    if ReturnTo.of(value).refused:
+        raise ValueError("The URL must be an absolute http(s) URL.")
+    return value
+
+
+CallbackUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_callback_url)]
+
+
+class BrandingOptions(Body):
+    hide_basis_theory_branding: bool | None = None
+
+
+class CallbackUrls(Body):
+    """The redirect variant's way back; the sandbox needs both (the page sends the cardholder to one)."""
+
+    success: CallbackUrl
+    failure: CallbackUrl
+    branding: BrandingOptions | None = None
+
+
+class SessionCreate(Body):
+    token_id: str | None = None
+    pan: str | None = None  # deprecated alias of token_id
+    token_intent_id: str | None = None
+    type: Literal["customer", "merchant"] = "customer"
+    device: Literal["browser", "app"] | None = None
+    web_challenge_mode: str | None = None
+    authentication_request: Authenticate | None = None  # with callback_urls: the redirect variant
+    callback_urls: CallbackUrls | None = None
+    metadata: dict[str, str | None] | None = None
+
+    @model_validator(mode="after")
+    def _one_token(self) -> SessionCreate:
+        if not (self.token_id or self.pan or self.token_intent_id):
+            raise ValueError("token_id (or token_intent_id) is required")
+        return self
 
 
 @dataclass(slots=True)
@@ -108,17 +141,29 @@ class ThreeDs:
         token = self.rt.store.get(Space(PROVIDER, tenant), "token", body.token_id or body.pan or "")
         if token is None:
             raise invalid_field("token_id", "The token was not found.")
+        if (body.authentication_request is None) != (body.callback_urls is None):  # the redirect variant needs both
+            missing, sent = ("callback_urls", "authentication_request") if body.callback_urls is None else (
+                "authentication_request", "callback_urls")
+            raise invalid_field(missing, f"The {missing} is required with {sent} (the redirect variant needs both).")
         session = Session(
             self.ids.uuid(tenant, "3ds_session"), self._tenant_id(tenant), token.id, token.brand, token.number,
             body.type, body.device, body.metadata, iso(self.rt.clock.now()),
         )
+        if body.callback_urls is not None:
+            session.extra["callback"] = body.callback_urls.model_dump(exclude_none=True)
         self.rt.store.put(Space(PROVIDER, tenant), "3ds_session", session.id, session)
         self.hooks.emit(tenant, "3ds.session.created", "session", session.to_wire())
-        return {
+        created = {
             "id": session.id, "type": session.type, "cardBrand": BRANDS.get(token.brand, token.brand), "additional_card_brands": [],
             "method_url": None, "method_notification_url": None, "directory_server_id": "A000000003",
             "recommended_version": "2.2.0", "metadata": session.metadata,
         }
+        if body.authentication_request is not None:
+            # The hosted page authenticates as soon as it is opened; the sandbox does it now, so the
+            # session's authentication (and any challenge) is readable from the start.
+            self.authenticate(tenant, session.id, body.authentication_request, links_base)
+            created["redirect_url"] = f"{links_base}{CHALLENGE_PAGE}{session.id}"
+        return created
 
     def session(self, tenant: str, session_id: str) -> Session:
         session = self.rt.store.get(Space(PROVIDER, tenant), "3ds_session", session_id)
@@ -180,6 +225,19 @@ class ThreeDs:
         session.authentication, session.extra["challenge"] = auth, "completed"
         return status
 
+    def answer_decoupled(self, session_id: str, approved: bool) -> str:
+        """The cardholder's answer to a decoupled challenge on a redirect session's page (the issuer's
+        app, played by the page); returns the final status."""
+        found = self.find(session_id)
+        tenant, session = found if found is not None else ("", None)
+        if session is None or session.extra.get("challenge") != "decoupled":
+            raise SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
+        auth = self._authentication(tenant, session, "successful" if approved else "failed")
+        if not approved:
+            auth.update({"challenge_cancel_reason": "cardholder-canceled", "challenge_cancel_reason_code": "01"})
+        session.authentication, session.extra["challenge"] = auth, "completed"
+        return auth["authentication_status"]
+
     def _authentication(self, tenant: str, session: Session, status: str) -> dict[str, Any]:
         shifted = status in ("successful", "attempted")
         auth: dict[str, Any] = {
@@ -192,3 +250,28 @@ class ThreeDs:
             cavv = base64.b64encode(bytes.fromhex(self.ids.token(tenant, "3ds_cavv", 20))).decode()
             auth.update({"authentication_value": cavv, "eci": {"successful": "05", "attempted": "06"}[status]})
         return auth
+
+
+# -- the redirect variant ----------------------------------------------------------------------------
+
+SUCCEEDED = ("successful", "attempted")  # the statuses that send the cardholder to callback_urls.success
+
+
+def callbacks(session: Session) -> dict[str, Any] | None:
+    """A redirect session's callback_urls (None for a session without them)."""
+    return session.extra.get("callback")
+
+
+def waiting(session: Session) -> str | None:
+    """What a redirect session's page waits for the cardholder to do: `challenge`, `decoupled`, or None."""
+    state = session.extra.get("challenge")
+    return {"pending": "challenge", "decoupled": "decoupled"}.get(state) if isinstance(state, str) else None
+
+
+def callback(session: Session) -> str:
+    """Where the page sends the cardholder once the authentication is over: `success` when it ended
+    successful or attempted, else `failure`; the URL's query string and fragment are dropped."""
+    urls = callbacks(session) or {}
+    status = (session.authentication or {}).get("authentication_status")
+    parts = urlsplit(urls["success" if status in SUCCEEDED else "failure"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -20,9 +20,10 @@ from sandbox.core.webhooks.signing import new_secret
 from sandbox.providers.basistheory_platform.events import PROVIDER, platform_event
 
 EVENT_TYPES = [
-    "token.created", "token.deleted",
+    "token.created", "token.updated", "token.deleted",
     "3ds.session.created", "3ds.session.authenticated", "3ds.session.challenge-result-retrieved",
     "agentic.enrollment.created", "agentic.enrollment.verified", "agentic.enrollment.deleted",
+    "agentic.enrollment.suspended", "agentic.enrollment.reinstated",
     "agentic.instruction.created", "agentic.instruction.approved", "agentic.credentials.created",
 ]
 
