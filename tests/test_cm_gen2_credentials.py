@@ -216,6 +216,17 @@ async def test_spending_it_all_expires_the_allowance(cm):
     assert status == 409 and body["message"] == "order intent is not active" and body["status"] == "expired"
 
 
+async def test_a_credential_without_amount_on_a_fully_reserved_allowance_says_nothing_is_available(cm):
+    oid = (await cm.allowance())["orderIntentId"]
+    status, first, _ = await cm.mint(oid, {**SPT, "amount": None})  # no amount: everything available
+    assert status == 201 and first["amount"] == {"value": "25.00", "currency": "USD"}
+    status, body, _ = await cm.mint(oid, {**SPT, "amount": None})
+    assert (status, body["code"], body["available"], body["amount"]) == (422, "ORDER_INTENT_INSUFFICIENT_AMOUNT", "0.00", "0.00")
+    assert body["message"] == "nothing is available: the 25.00 USD is all reserved or spent"
+    assert (await balances(cm, oid))["reserved"] == "25.00"
+    assert [e["type"] for e in await cm.event_list(oid)].count("order-intents.credentials-issued") == 1
+
+
 async def test_a_released_credential_gives_its_amount_back(cm):
     oid = (await cm.allowance())["orderIntentId"]
     _, credential, _ = await cm.mint(oid, AGENTIC)

@@ -158,11 +158,30 @@ async def test_an_unregistered_or_unknown_card_is_refused(cm):
     ({"merchant": {**SHOP, "url": "ftp://shop"}}, "merchant.url"),
     ({"merchant": {**SHOP, "categoryCode": "54"}}, "merchant.categoryCode"),
     ({"extra": 1}, "extra"),
+    # Digits are ASCII digits: Python's `\d` and Decimal would take "٣" (Arabic-Indic three) as 3.
+    ({"amount": {"value": "\u0663", "currency": "USD"}}, "amount.value"),
+    ({"amount": {"value": "\uff12\uff15.00", "currency": "USD"}}, "amount.value"),
+    ({"amount": {"value": "25.00", "currency": "u\u017fd"}}, "amount.currency"),  # "uſd".upper() == "USD"
+    ({"merchant": {**SHOP, "categoryCode": "\u0665\u0664\u0661\u0661"}}, "merchant.categoryCode"),
+    ({"merchant": {**SHOP, "acquirerBin": "\u0664\u0662\u0664\u0662\u0664\u0662"}}, "merchant.acquirerBin"),
 ])
 async def test_gen2_bodies_are_validated(cm, change, field):
     body = {"paymentMethodId": await cm.registered(), **ALLOWANCE, "merchant": SHOP, **change}
     status, resp, _ = await cm.request("POST", "/order-intents", {k: v for k, v in body.items() if v is not None})
     assert status == 400 and any(m.startswith(field + " ") for m in resp["message"]), resp
+    assert (await cm.ok("GET", "/order-intents")) == []
+
+
+@pytest.mark.parametrize("card, field", [
+    ({"expiration": {"month": "12", "year": "\u0662\u0660\u0663\u0660"}}, "card.expiration.year"),
+    ({"cvc": "\u0661\u0662\u0663"}, "card.cvc"),
+])
+async def test_the_saved_cards_digits_are_ascii(cm, card, field):
+    """The card an allowance's encrypted-card rail hands out must not carry non-ASCII digits."""
+    body = {"number": "4242424242424242", "expiration": {"month": "12", "year": "2030"}, "cvc": "123", **card}
+    status, resp, _ = await cm.request("POST", "/payment-methods", {"card": body})
+    assert status == 400 and any(m.startswith(field + " ") for m in resp["message"]), resp
+    assert (await cm.ok("GET", "/payment-methods"))["data"] == []
 
 
 async def test_the_currency_is_upper_cased_and_four_decimals_are_kept(cm):

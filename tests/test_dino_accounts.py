@@ -100,6 +100,21 @@ async def test_the_policy_is_read_and_changed_on_the_control_plane(api):
     assert (await the_account(api.as_key(OTHER_KEY)))["budget_period"] == "monthly"  # one key's policy only
 
 
+async def test_a_switch_to_weekly_still_counts_spend_from_the_weeks_days_in_the_previous_month(api):
+    """2026-02-01 is a Sunday: its ISO week began on Monday 2026-01-26, so a spend of 2026-01-31 is in it,
+    though no longer in the calendar month the account was counting when the period changed."""
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 30 * 86400})  # Saturday 2026-01-31
+    status, spent, _ = await api.request("POST", "/v1/spend-requests", SPEND)
+    assert (status, spent["status"]) == (201, "approved")
+    await api.control("POST", "/_sandbox/clock/advance", {"seconds": 86400})  # Sunday 2026-02-01: a new month
+    assert (await the_account(api))["remaining_budget_cents"] == 50000
+    status, weekly = await api.control("POST", f"/_sandbox/dino/api-keys/{KEY}/policy", {"budget_period": "weekly"})
+    assert status == 200
+    assert (weekly["remaining_budget_cents"], weekly["remaining_monthly_budget_cents"]) == (38000, 50000)
+    status, answer, _ = await api.request("POST", "/v1/spend-requests", {**SPEND, "amount_cents": 40000})
+    assert (status, answer["status"], answer["decision_reason"]) == (201, "declined", "Amount would exceed the budget for this period")
+
+
 @pytest.mark.parametrize("policy, field", [
     ({"budget_period": "yearly"}, "budget_period"),
     ({"budget_cents": -1}, "budget_cents"),

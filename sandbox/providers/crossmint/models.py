@@ -25,7 +25,7 @@ EXPIRES_AT = re.compile(
     re.ASCII,  # \d means 0-9 only, not every Unicode digit
 )
 EMAIL = re.compile(r"^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$")
-DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+DECIMAL = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,2})?$")  # ASCII digits: `\d` would take any script's
 CURRENCIES = ("usd", "eur", "aud", "gbp", "jpy", "sgd", "hkd", "krw", "inr", "vnd", "cop")
 Text = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
@@ -74,13 +74,13 @@ class AgentBody(Body):
 
 class Expiration(Body):
     month: Annotated[str, StringConstraints(pattern=r"^(0[1-9]|1[0-2])$")]
-    year: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+    year: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
 
 
 class CardBody(Body):
     number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     expiration: Expiration
-    cvc: Annotated[str, StringConstraints(pattern=r"^\d{3,4}$")] | None = None
+    cvc: Annotated[str, StringConstraints(pattern=r"^[0-9]{3,4}$")] | None = None
 
     @field_validator("number")
     @classmethod
@@ -230,7 +230,7 @@ class EnrollmentOutcome(Body):
 
 # -- Gen-2: order-intent registration, amount-based order intents, rail credentials ---------
 
-AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,4})?$")
+AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,4})?$")
 GEN2_CURRENCIES = tuple(code.upper() for code in CURRENCIES)
 GEN1_CREATE_KEYS = frozenset({"agentId", "payment", "mandates"})
 RAILS = ("agentic-token", "encrypted-card", "spt")
@@ -277,7 +277,7 @@ class Amount(Body):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        if value.upper() not in GEN2_CURRENCIES:
+        if not value.isascii() or value.upper() not in GEN2_CURRENCIES:  # "uſd".upper() is "USD"
             raise ValueError(f"must be one of the following values: {', '.join(GEN2_CURRENCIES)}")
         return value.upper()
 
@@ -289,8 +289,8 @@ class AllowanceMerchant(Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     url: Url
     countryCode: Country
-    categoryCode: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] | None = None  # the merchant category code (MCC)
-    acquirerBin: Annotated[str, StringConstraints(pattern=r"^\d{6,11}$")] | None = None
+    categoryCode: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None  # the merchant category code (MCC)
+    acquirerBin: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,11}$")] | None = None
 
 
 class AllowanceBody(Body):

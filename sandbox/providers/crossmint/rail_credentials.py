@@ -141,11 +141,9 @@ class RailCredentials:
                 )
             amount = body.amount.decimal()
         if amount <= 0 or amount > available:
-            raise _refused(
-                "ORDER_INTENT_INSUFFICIENT_AMOUNT",
-                f"amount {money(amount)} {allowance.currency} is more than the {money(available)} available",
-                available=money(available), amount=money(amount),
-            )
+            message = (f"amount {money(amount)} {allowance.currency} is more than the {money(available)} available" if amount > 0 else
+                       f"nothing is available: the {money(allowance.total)} {allowance.currency} is all reserved or spent")
+            raise _refused("ORDER_INTENT_INSUFFICIENT_AMOUNT", message, available=money(available), amount=money(amount))
         return amount
 
     # -- the credential itself --------------------------------------------------------------

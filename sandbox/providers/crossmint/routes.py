@@ -28,7 +28,7 @@ from sandbox.providers.crossmint.models import (
 )
 from sandbox.providers.crossmint.service import CrossmintService
 
-BASE = r"/api/{version:unstable|\d{4}-\d{2}-\d{2}}"
+BASE = r"/api/{version:unstable|[0-9]{4}-[0-9]{2}-[0-9]{2}}"  # ASCII digits only (`\d` matches any script's)
 
 
 class IntentFilter(BaseModel):

@@ -291,10 +291,13 @@ class Account:
     remaining_monthly_budget_cents: int = 0
 
     def refresh(self, now: float) -> None:
-        """Recount what is left of the budget in the windows holding `now`; forget older spend."""
+        """Recount what is left of the budget in the windows holding `now`; forget spend older than
+        any window could reach (the ISO week may begin in the previous month, and the operator may
+        switch to a weekly period at any time)."""
         start = period_start(self.policy.budget_period, now)
         month = period_start("monthly", now)
-        self.spent = [entry for entry in self.spent if entry[0] >= min(start, month)]
+        oldest = min(period_start("weekly", now), month)
+        self.spent = [entry for entry in self.spent if entry[0] >= oldest]
         in_period = sum(cents for at, cents in self.spent if start <= at <= now)
         in_month = sum(cents for at, cents in self.spent if month <= at <= now)
         self.remaining_budget_cents = max(self.policy.budget_cents - in_period, 0)
