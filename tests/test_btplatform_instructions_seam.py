@@ -115,3 +115,24 @@ async def test_the_rest_of_an_external_instruction_stays_with_its_owner(cm):
         assert status == 404 and problem["status"] == 404, (method, where, problem)
     assert (await cm.read(intent["orderIntentId"]))["phase"] == "requires-verification"  # nothing changed
     assert (await raw(cm, "GET", path, key))[1]["status"] == "pending_verification"
+
+
+async def test_a_refused_verification_answers_in_the_platform_s_words(cm):
+    """verify/passkey before verify, and either once approved, are refused as for the platform's own
+    instructions: the platform's wording and `status`, not the owner's order intent and phases."""
+    intent, config = await intent_needing_verification(cm)
+    key, agent_id, instruction_id = config["publicApiKey"], config["agentId"], config["instructionId"]
+    path = f"/agentic/agents/{agent_id}/instructions/{instruction_id}"
+    status, problem = await raw(cm, "POST", f"{path}/verify/passkey", key, {"assurance_data": {}})
+    assert (status, problem["detail"]) == (422, "Start the instruction's verification (verify) before verify/passkey."), problem
+    assert (await cm.read(intent["orderIntentId"]))["phase"] == "requires-verification"
+    assert (await raw(cm, "POST", f"{path}/verify", key, {"device_context": DEVICE}))[0] == 200
+    assert (await raw(cm, "POST", f"{path}/verify/passkey", key, {"assurance_data": {}}))[1]["status"] == "approved"
+    for step, body, detail in (
+        ("verify", {"device_context": DEVICE}, "The instruction is approved; only pending_verification ones are verified."),
+        ("verify/passkey", {"assurance_data": {}}, "Start the instruction's verification (verify) before verify/passkey."),
+    ):
+        status, problem = await raw(cm, "POST", f"{path}/{step}", key, body)
+        assert (status, problem["detail"]) == (422, detail), problem
+        assert intent["orderIntentId"] not in str(problem) and "phase" not in str(problem)
+    assert (await cm.read(intent["orderIntentId"]))["phase"] == "active"

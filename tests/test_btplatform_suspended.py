@@ -130,3 +130,20 @@ async def test_a_suspended_enrollment_can_be_deleted(bt):
     await bt.bt.agentic.enrollments.delete(enrollment.id)
     assert (await bt.bt.agentic.enrollments.get(enrollment.id)).status == "deleted"
     assert (await bt.network(enrollment.id, "reinstate"))[0] == 409
+
+
+async def test_a_verification_started_before_the_suspension_is_finished_only_after_reinstating(bt):
+    enrollment = await bt.enrollment("4000002760003184", verify=False)  # its instructions need a passkey
+    assert (await bt.bt.agentic.enrollments.verify.start(enrollment.id, device_context=DEVICE)).status == "passkey_required"
+    assert (await bt.bt.agentic.enrollments.verify.complete(enrollment.id)).status == "verified"
+    agent_id, instruction = await bt.instruction(enrollment.id)
+    started = await bt.bt.agentic.agents.instructions.verify.start(agent_id, instruction.id, device_context=DEVICE)
+    assert started.status == "passkey_required"
+    assert (await bt.network(enrollment.id, "suspend"))[0] == 200
+    with pytest.raises(UnprocessableEntityError) as refused:
+        await bt.bt.agentic.agents.instructions.verify.passkey(agent_id, instruction.id, assurance_data={}, request_options=NO_RETRIES)
+    assert refused.value.body.detail == "The enrollment is suspended; verifying an instruction needs an active one."
+    assert (await bt.bt.agentic.agents.instructions.get(agent_id, instruction.id)).status == "pending_verification"
+    assert (await bt.network(enrollment.id, "reinstate"))[0] == 200
+    approved = await bt.bt.agentic.agents.instructions.verify.passkey(agent_id, instruction.id, assurance_data={})
+    assert approved.status == "approved"

@@ -184,3 +184,40 @@ async def test_a_half_redirect_request_is_400_and_stores_nothing(bt, body, field
 async def test_an_unknown_session_has_no_page(bt):
     page = await open_page(bt.client, "/_sandbox/basistheory/3ds/challenge/00000000-0000-4000-8000-000000000000")
     assert page.status == 404 and "not found" in page.text
+
+
+@pytest.mark.parametrize("callback", [
+    "https://shop\u3000.example.com/done",  # an ideographic space: the 303 would name "shop .example.com"
+    "https://xn--zz.example.com/done",  # an A-label that is no punycode: no browser reaches it
+    "https://shop..example.com/done",  # an empty label
+    "https://shop_1.example.com/done",  # no host name, and no CSP source can name it
+])
+async def test_a_callback_whose_host_no_browser_reaches_is_400(bt, callback):
+    token = await bt.token("4000000000003220")
+    status, problem = await bt.call("POST", "/3ds/sessions", {"token_id": token, "authentication_request": REQUEST,
+                                                              "callback_urls": {"success": SUCCESS, "failure": callback}})
+    assert status == 400 and list(problem["errors"]) == ["callback_urls.failure"], problem
+    async with bt.client.get("/_sandbox/events?provider=btplatform") as resp:
+        assert [e["type"] for e in (await resp.json())["data"]] == ["token.created"]
+
+
+async def test_an_international_callback_host_is_allowed_as_the_browser_reaches_it(bt):
+    """The 303 names the host in IDNA (`xn--…`), so the page's form-action must name that host too:
+    a CSP source with `ä` is no source, and the browser would block the way back."""
+    created = await bt.redirect_session("4000000000003220", success="https://bücher.example/done")
+    page = await open_page(bt.client, created.redirect_url)
+    assert "form-action 'self' https://xn--bcher-kva.example https://shop.example.com;" in page.headers["Content-Security-Policy"]
+    answered, to, _ = await post(bt.client, page.action, {"action": "submit", "code": "123456"})
+    assert (answered, to) == (303, "https://xn--bcher-kva.example/done")
+
+
+async def test_authenticating_again_drops_the_challenge_that_no_longer_waits(bt):
+    created = await bt.redirect_session("4242424242424242", challenge_preference="challenge-mandated")
+    assert (await bt.bt.threeds.sessions.get(created.id)).authentication.authentication_status == "challenge"
+    status, auth = await bt.call("POST", f"/3ds/sessions/{created.id}/authenticate", REQUEST)  # frictionless this time
+    assert (status, auth["authentication_status"]) == (200, "successful")
+    page = await open_page(bt.client, created.redirect_url)
+    assert (page.status, page.headers["Location"]) == (303, SUCCESS)  # no stale challenge to answer
+    # a wrong code on the old form changes nothing: the authentication stays successful
+    assert (await post(bt.client, URL(created.redirect_url).path, {"action": "submit", "code": "000000"}))[:2] == (303, SUCCESS)
+    assert (await bt.bt.threeds.sessions.get(created.id)).authentication.authentication_status == "successful"

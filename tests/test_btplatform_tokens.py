@@ -110,6 +110,30 @@ async def test_a_refused_update_names_the_field_and_changes_nothing(bt, patch, f
     assert ids(found) == [token["id"]]
 
 
+@pytest.mark.parametrize("field", ["expiration_month", "expiration_year"])
+async def test_a_boolean_is_no_expiry_month_or_year(bt, field):
+    """JSON `true` is not 1: a month of January (or a 400 for the wrong reason) would be a guess."""
+    status, problem, _ = await bt.call("POST", "/tokens", {"type": "card", "data": {**card(), field: True}})
+    assert status == 400 and list(problem["errors"]) == [f"data.{field}"], problem
+    token = await bt.token()
+    status, problem, _ = await bt.call("PATCH", f"/tokens/{token['id']}", {"data": {field: True}},
+                                       headers={"Content-Type": MERGE_PATCH})
+    assert status == 400 and list(problem["errors"]) == [f"data.{field}"], problem
+    assert await bt.ok("GET", f"/tokens/{token['id']}") == token
+    assert await bt.events("token.updated") == []
+
+
+@pytest.mark.parametrize("media", ["application/json-patch+json", "application/vnd.api+json"])
+async def test_a_json_media_type_other_than_merge_patch_is_415_and_changes_nothing(bt, media):
+    """A JSON Patch (RFC 6902) body means something else than a merge patch: it is not read as one."""
+    token = await bt.token(metadata={"a": "1"})
+    path = f"/tokens/{token['id']}"
+    status, problem, _ = await bt.call("PATCH", path, data='{"metadata":{"a":"2"}}', headers={"Content-Type": media})
+    assert status == 415 and problem["status"] == 415 and problem["instance"] == path and media in problem["detail"]
+    assert await bt.ok("GET", path) == token
+    assert await bt.events("token.updated") == []
+
+
 async def test_the_sdk_update_of_a_missing_token_is_not_found(bt):
     with pytest.raises(NotFoundError):
         await bt.sdk().tokens.update("00000000-0000-4000-8000-000000000000", metadata={"a": "b"})
@@ -183,6 +207,18 @@ async def test_search_v2_terms_operators_quotes_and_parentheses(bt):
     assert await search("metadata.team:red", size=1) == [john["id"], jane["id"]]
     assert await search("metadata.team:green") == []
     assert [token.id async for token in await sdk.tokens.search_v2()] == [amex["id"], john["id"], jane["id"]]  # no query: all
+
+
+async def test_metadata_keys_with_special_characters_are_searched_with_backslashes(bt):
+    """Lucene escapes field names as it does values: a key with `:`, a space or `/`, or a non-ASCII one."""
+    token = await bt.token(metadata={"order:id": "42", "first name": "Jane", "a.b": "dot", "café": "oui", "a/b": "slash"})
+    await bt.token(metadata={"order:id": "43"})
+    for query in (r"metadata.order\:id:42", r"metadata.first\ name:Jane", "metadata.a.b:dot", "metadata.café:oui",
+                  r"metadata.a\/b:slash", "metadata.a/b:slash", r'metadata.order\:id:"42" AND metadata.café:oui'):
+        assert ids(await bt.ok("POST", "/v2/tokens/search", {"query": query})) == [token["id"]], query
+        assert ids(await bt.ok("POST", "/tokens/search", {"query": query})) == [token["id"]], query
+    status, problem, _ = await bt.call("POST", "/v2/tokens/search", {"query": r"AN\D:x"})  # an escaped AND is a field name
+    assert status == 400 and "'AND' is not searchable" in problem["errors"]["query"][0]
 
 
 @pytest.mark.parametrize("query", [

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
@@ -280,14 +278,10 @@ def _hosted_answer(request: web.Request, threeds: ThreeDs, session: Session, pos
 
 
 def _origins(urls: dict) -> list[str]:
-    """The callback URLs' origins, as CSP sources (a host CSP cannot write, an IPv6 literal, is left out)."""
-    found: list[str] = []
-    for name in ("success", "failure"):
-        parts = urlsplit(urls.get(name) or "")
-        host = (parts.hostname or "").lower()
-        if host and ":" not in host and all(c.isalnum() or c in ".-" for c in host):
-            found.append(f"{parts.scheme.lower()}://{host}" + (f":{parts.port}" if parts.port else ""))
-    return list(dict.fromkeys(found))
+    """The callback URLs' origins, as CSP sources, with the hosts the 303 names (IDNA: `exämple.com` is
+    `xn--exmple-cua.com`); a host CSP cannot write, an IPv6 literal, is left out."""
+    found = [three_ds.callback_origin(urls.get(name) or "") for name in ("success", "failure")]
+    return list(dict.fromkeys(origin for origin in found if origin is not None))
 
 
 def _hosted_hint(waiting: str) -> Html:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.seams import ExternalInstruction
 from sandbox.core.verification import Answer
 from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
 from sandbox.providers.basistheory_platform.errors import unprocessable
+
+# The refusals of the platform's own instructions (machine.py, instructions.py), said for another
+# provider's too: verify past pending_verification, and verify/passkey before verify.
+VERIFIED_ONCE = "The instruction is {status}; only pending_verification ones are verified."
+PASSKEY_FIRST = "Start the instruction's verification (verify) before verify/passkey."
 
 # The Instruction's wire fields in the order the platform's own instructions have them, with what
 # an owner that does not say shows: the SDK's Instruction has every field optional.
@@ -32,6 +38,7 @@ def instruction(external: ExternalInstruction) -> dict[str, Any]:
 
 
 def verify(external: ExternalInstruction, instruction_id: str, links_base: str) -> dict[str, Any]:
+    _pending(external)
     answer = external.verify("START", {}, links_base + PASSKEY_PAGE)
     return _platform_answer(answer, instruction_id, links_base)
 
@@ -39,11 +46,25 @@ def verify(external: ExternalInstruction, instruction_id: str, links_base: str) 
 def verify_passkey(external: ExternalInstruction) -> dict[str, Any]:
     """Finish the ceremony; the answer is the instruction itself, approved (as the SDK's
     `verify.passkey` reads it)."""
+    _pending(external, PASSKEY_FIRST)
     action = "MASTERCARD_AUTH_COMPLETE" if (external.brand or "").upper() == "MASTERCARD" else "AUTHENTICATE_PASSKEY"
-    answer = external.verify(action, {}, PASSKEY_PAGE)
+    try:
+        answer = external.verify(action, {}, PASSKEY_PAGE)
+    except SandboxError as error:  # the owner's ceremony was not started: say so as for the platform's own
+        if error.kind is ErrorKind.INVALID_STATE and "START" in (error.details.get("expectedActions") or ()):
+            raise unprocessable(PASSKEY_FIRST, status="pending_verification") from None
+        raise
     if answer.body.get("status") != "VERIFIED":
         raise unprocessable("The instruction's verification did not succeed.", status=answer.body.get("status"))
     return instruction(external)
+
+
+def _pending(external: ExternalInstruction, refusal: str = VERIFIED_ONCE) -> None:
+    """Only a pending_verification instruction is verified: the platform's own refusal, in its words
+    (not the owner's, which would name its order intent and phases)."""
+    status = external.describe().get("status")
+    if status != "pending_verification":
+        raise unprocessable(refusal.format(status=status), status=status)
 
 
 def _platform_answer(answer: Answer, instruction_id: str, links_base: str) -> dict[str, Any]:

@@ -23,6 +23,16 @@ def _text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _not_bool(value: Any) -> Any:
+    """A JSON `true` is no month or year (pydantic's lax mode would read it as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("The value must be a number, not a boolean.")
+    return value
+
+
+ExpiryPart = Annotated[int, BeforeValidator(_not_bool)]  # an expiration month or year
+
+
 class Body(BaseModel):
     # The SDK's models allow extra fields; unknown ones are accepted and ignored here too.
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -30,8 +40,8 @@ class Body(BaseModel):
 
 class CardData(Body):
     number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    expiration_month: Annotated[int, Field(ge=1, le=12)]
-    expiration_year: Annotated[int, Field(ge=2000, le=2100)]
+    expiration_month: Annotated[ExpiryPart, Field(ge=1, le=12)]
+    expiration_year: Annotated[ExpiryPart, Field(ge=2000, le=2100)]
     cvc: Annotated[str, BeforeValidator(_text), StringConstraints(pattern=r"^\d{3,4}$")] | None = None
 
     @field_validator("number")
@@ -65,8 +75,8 @@ class CardDataPatch(Body):
     merged card must still be a card)."""
 
     number: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
-    expiration_month: int | None = None
-    expiration_year: int | None = None
+    expiration_month: ExpiryPart | None = None
+    expiration_year: ExpiryPart | None = None
     cvc: Annotated[str, BeforeValidator(_text), StringConstraints(pattern=r"^\d{3,4}$")] | None = None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox.core.api import Call, ProviderApi, Reply
+from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.openapi import ARRAY, ApiInfo, ResponseDoc, api_key_scheme
 from sandbox.providers.basistheory_platform import token_search, tokens
 from sandbox.providers.basistheory_platform.models import (
@@ -33,6 +34,16 @@ from sandbox.providers.basistheory_platform.webhooks import EVENT_TYPES, Webhook
 from sandbox.providers.basistheory_platform.webhooks import to_wire as webhook_wire
 
 MERGE_PATCH = "application/merge-patch+json"
+PATCH_MEDIA = (MERGE_PATCH, "application/json")
+
+
+def merge_patch_only(call: Call) -> None:
+    """A token update is a merge patch, sent as one or as plain JSON; another JSON media type (a JSON
+    Patch, `application/json-patch+json`, whose body means something else) is a 415."""
+    media = call.request.content_type
+    if call.request.body_exists and media not in PATCH_MEDIA:
+        raise SandboxError(ErrorKind.UNSUPPORTED_MEDIA_TYPE, f"Content-Type must be {MERGE_PATCH} or application/json, not {media}",
+                           details={"content_type": media})
 
 
 def listing(page) -> dict:
@@ -61,6 +72,7 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
         return gone(call)
 
     def update_token(call: Call) -> Reply:
+        merge_patch_only(call)
         return Reply(tokens.update(service.ctx, t(call), call.param("id"), call.parse(TokenUpdate, empty_ok=True)).to_wire())
 
     def list_tokens(call: Call) -> Reply:
@@ -223,7 +235,7 @@ def routes(api: ProviderApi, service: BasisTheoryPlatformService, threeds: Three
             400: "The query is outside the search language, or page or size out of range",
         }),
         api.route("GET", "/tokens/{id}", get_token, summary="Retrieve a card token", responses={200: "The token (masked)"}),
-        api.route("PATCH", "/tokens/{id}", update_token, body=TokenUpdate, body_media=(MERGE_PATCH, "application/json"),
+        api.route("PATCH", "/tokens/{id}", update_token, body=TokenUpdate, body_media=PATCH_MEDIA,
                   empty_ok=True, summary="Update a card token (a JSON merge patch)",
                   responses={200: "The token (masked)", 400: "The merged card is not a valid card"}),
         api.route("DELETE", "/tokens/{id}", delete_token, summary="Delete a card token", responses=deleted),

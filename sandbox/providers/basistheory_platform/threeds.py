@@ -13,11 +13,14 @@ challenge page's own address). The cardholder takes any challenge there and is s
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from yarl import URL
 
 from sandbox.core.clock import iso
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
@@ -67,10 +70,46 @@ class Authenticate(Body):
 
 
 def _callback_url(value: str) -> str:
-    """Where the hosted page sends the cardholder: an absolute http(s) URL, as a page's return_url."""
+    """Where the hosted page sends the cardholder: an absolute http(s) URL, as a page's return_url,
+    whose host a browser can reach (a DNS name, after IDNA, or an IP address)."""
     if ReturnTo.of(value).refused:
         raise ValueError("The URL must be an absolute http(s) URL.")
+    if _host(value) is None:
+        raise ValueError("The URL's host is not a host name or an IP address.")
     return value
+
+
+_LABEL = re.compile(r"[a-z0-9-]{1,63}", re.ASCII)
+
+
+def _host(url: str) -> str | None:
+    """The URL's host as the browser sends it (IDNA, lowercase: what the 303's Location and the page's
+    CSP name), or None when it is none: an empty label, a space, an invalid A-label (`xn--zz`)."""
+    try:
+        parsed = URL(url)
+        host, _ = parsed.raw_host, parsed.host  # the host decodes (its A-labels are punycode)
+    except (ValueError, UnicodeError):
+        return None
+    if not host or len(host) > 253:
+        return None
+    if ":" in host:  # an IPv6 literal
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+        return host
+    return host if all(_LABEL.fullmatch(label) for label in host.split(".")) else None
+
+
+def callback_origin(url: str) -> str | None:
+    """A callback URL's origin as a CSP source, `https://shop.example[:port]`; None for an IPv6 literal,
+    which a CSP source cannot name."""
+    host = _host(url)
+    if host is None or ":" in host:
+        return None
+    parsed = URL(url)
+    port = parsed.explicit_port
+    return f"{parsed.scheme.lower()}://{host}" + (f":{port}" if port else "")
 
 
 CallbackUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_callback_url)]
@@ -173,6 +212,7 @@ class ThreeDs:
 
     def authenticate(self, tenant: str, session_id: str, body: Authenticate, links_base: str) -> dict[str, Any]:
         session = self.session(tenant, session_id)
+        session.extra.pop("challenge", None)  # authenticating again: an earlier challenge no longer waits
         status = OUTCOMES.get(session.number, "successful")
         if body.challenge_preference in ("challenge-requested", "challenge-mandated") and status == "successful":
             status = "challenge"

@@ -1,9 +1,10 @@
 """The token search language: the common forms of Basis Theory's Lucene-based query syntax.
 
 Terms are `field:value`; the value is bare (`type:card`, `id:0b6c…`) or quoted (`metadata.name:"Jane Doe"`),
-and a backslash escapes the next character. Terms combine with `AND` / `&&` and `OR` / `||` (AND binds
-tighter) and parentheses; terms side by side with no operator are OR'd, Lucene's default. Searchable:
-`id`, `type`, `fingerprint`, `container` (the container or its children) and `metadata.<key>`.
+and a backslash escapes the next character, in values and in field names alike (a metadata key holding a
+special character or a space: `metadata.order\\:id:42`, `metadata.first\\ name:Jane`). Terms combine with
+`AND` / `&&` and `OR` / `||` (AND binds tighter) and parentheses; terms side by side with no operator are
+OR'd, Lucene's default. Searchable: `id`, `type`, `fingerprint`, `container` (the container or its children) and `metadata.<key>`.
 Wildcards, ranges, fuzzy terms, `NOT` and required/prohibited marks are not emulated: they, and any
 other field, are a 400 naming `query`.
 
@@ -24,7 +25,6 @@ MAX_TERMS = 100
 MAX_DEPTH = 20
 FIELDS = ("id", "type", "fingerprint", "container")
 METADATA = "metadata."
-_FIELD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 # Lucene's special characters a bare value may not hold unescaped ('/' is let through: container paths).
 _SPECIAL = frozenset('+!(){}[]^"~*?:&|\\')
 
@@ -101,22 +101,38 @@ def _tokens(query: str) -> list[_Token]:
         elif char in "+-!":
             raise bad(f"Required, prohibited and negated terms ({char!r}) are not supported.")
         else:
-            word_end = at
-            while word_end < end and query[word_end] in _FIELD_CHARS:
-                word_end += 1
-            word = query[at:word_end]
+            word, word_end = _field(query, at)
+            raw = query[at:word_end]  # as written: an escaped `AN\D` is a word, not the operator
             if word_end < end and query[word_end] == ":" and word:
                 value, at = _value(query, word_end + 1)
                 tokens.append(_Token("term", Term(field_of(word), value)))
-            elif word in ("AND", "OR"):
-                tokens.append(_Token(word.lower()))
+            elif raw in ("AND", "OR"):
+                tokens.append(_Token(raw.lower()))
                 at = word_end
-            elif word == "NOT":
+            elif raw == "NOT":
                 raise bad("NOT is not supported.")
             else:
-                shown = query[at:word_end + 1] or query[at]
+                shown = (raw or query[at])[:40]
                 raise bad(f"Expected a field:value term at {shown!r} (position {at}).")
     return tokens
+
+
+def _field(query: str, at: int) -> tuple[str, int]:
+    """The field name (or bare word) starting at `at`, its backslash escapes read, and where it ends:
+    at a space, a special character (`:` above all) or the end."""
+    end = len(query)
+    chars: list[str] = []
+    while at < end:
+        char = query[at]
+        if char == "\\" and at + 1 < end:
+            chars.append(query[at + 1])
+            at += 2
+        elif char.isspace() or char in _SPECIAL:
+            break
+        else:
+            chars.append(char)
+            at += 1
+    return "".join(chars), at
 
 
 def _value(query: str, at: int) -> tuple[str, int]:

@@ -258,7 +258,10 @@ def _metadata_param(name: str) -> str | None:
 def v1_filters(params: Iterable[tuple[str, str]]) -> Node:
     """`GET /tokens`: `id` and `type` may repeat (any of them), `metadata.<key>=value` must all hold."""
     params = list(params)
-    terms = _any_of("id", [v for k, v in params if k == "id"]) + _any_of("type", [v for k, v in params if k == "type"])
+    types = [v for k, v in params if k == "type"]
+    # Every token is a card: any number of `type` values is one term (a query string of hundreds
+    # would otherwise be hundreds of terms tried on each token).
+    terms = _any_of("id", [v for k, v in params if k == "id"]) + _any_of("type", ["card" if "card" in types else types[0]] if types else [])
     terms += [Term(token_search.METADATA + key, value) for name, value in params if (key := _metadata_param(name))]
     return _all_of(terms)
 
