@@ -89,6 +89,15 @@ async def test_a_null_removes_the_whole_metadata_and_an_empty_patch_changes_no_f
     assert cleared["metadata"] is None
 
 
+async def test_a_json_null_body_is_no_empty_patch(bt):
+    """`null` is a body, and not an object: a 400 and nothing changes (no `modified_at`, no event)."""
+    token = await bt.token(metadata={"a": "1"})
+    status, problem, _ = await bt.call("PATCH", f"/tokens/{token['id']}", data=b"null", headers={"Content-Type": MERGE_PATCH})
+    assert status == 400 and "body" in str(problem["errors"]), problem
+    assert (await bt.ok("GET", f"/tokens/{token['id']}"))["modified_at"] is None
+    assert await bt.events("token.updated") == []
+
+
 @pytest.mark.parametrize(("patch", "field"), [
     ({"data": {"number": "4242424242424241"}}, "data.number"),
     ({"data": {"expiration_month": None}}, "data.expiration_month"),

@@ -37,6 +37,7 @@ class Call:
     request: web.Request
     space: Space
     body: Any
+    null_body: bool = False  # the body was the JSON literal `null`: not "no body", so never an empty one
 
     def param(self, name: str) -> str:
         return self.request.match_info[name]
@@ -44,7 +45,7 @@ class Call:
     def parse(self, model: type[M], *, empty_ok: bool = False) -> M:
         """Validate the JSON body with a pydantic model; field errors name the field."""
         body = self.body
-        if body is None and empty_ok:
+        if body is None and empty_ok and not self.null_body:
             body = {}
         if not isinstance(body, dict):
             raise invalid_field("body", "must be a JSON object")
@@ -140,6 +141,8 @@ class ProviderApi:
             space = Space(self.provider, self.authenticate(request))
             body = await read_json(request) if request.method != "GET" else None
             call = Call(request, space, body)
+            if body is None and request.body_exists:
+                call.null_body = bool((await request.read()).strip())  # read once already: aiohttp keeps it
             key = request.headers.get(self.idempotency_header) if idempotent else None
             if key is None:
                 reply = self._run(handler, call)
