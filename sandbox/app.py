@@ -15,14 +15,15 @@ from sandbox import control
 from sandbox.config import ConfigError, Settings
 from sandbox.control.recording import record_middleware
 from sandbox.core.clock import iso
+from sandbox.core.edge import Layer, edge
 from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ERRORS, ErrorRouter, cors
-from sandbox.core.limits import SandboxRunner, read_deadline
+from sandbox.core.limits import ReadDeadline, SandboxRunner
 from sandbox.core.pages import FRAME_ANCESTORS, frame_ancestors
 from sandbox.core.persistence import BackendUnavailable, Persistence, backend_for
 from sandbox.core.registry import Provider
-from sandbox.core.requests import request_middleware
+from sandbox.core.requests import request_notes
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
 from sandbox.core.scenarios.loader import ScenarioError, load
 from sandbox.core.scenarios.rules import OutcomeCatalog
@@ -159,17 +160,22 @@ def create_app(settings: Settings | None = None) -> web.Application:
         CONTROL, settings.token, addresses, errors, open_routes=HUMAN_STEP_PAGES,
         secure_cookie=(settings.public_url or "").lower().startswith("https:"),
     )
-    logged = request_middleware(runtime)  # outermost: it sees the final answer and the whole duration
     persistence = Persistence(runtime, backend_for(settings.store_url)) if settings.store_url else None
     # Inside the error shapes (a failed commit answers in the provider's shape), around the scenario
     # faults (their counters are state) and the handlers.
-    turns = [persistence.middleware()] if persistence is not None else []
+    turns = [Layer(persistence.middleware(), lambda request: True)] if persistence is not None else []
+    layers = [
+        Layer(cors(origins.allows, closed=(CONTROL,)), lambda request: "Origin" in request.headers),
+        Layer(guard.middleware(), guard.concerns), Layer(record_middleware(errors), lambda request: runtime.recorder is not None),
+        Layer(errors.middleware(), lambda request: False), *turns, Layer(fault_middleware(errors), lambda request: bool(runtime.rules)),
+    ]
     app = web.Application(
-        middlewares=[
-            *([logged] if logged else []), cors(origins.allows, closed=(CONTROL,)),
-            read_deadline(settings.read_timeout_seconds, errors),  # above every middleware that reads the body
-            guard.middleware(), record_middleware(errors), errors.middleware(), *turns, fault_middleware(errors),
-        ],
+        # The request log outermost (it sees the final answer and the whole duration), then the
+        # read deadline, above every layer that reads the body.
+        middlewares=[edge(
+            errors, ReadDeadline(settings.read_timeout_seconds), layers, note=request_notes(runtime),
+            on_request=addresses.note_connection,
+        )],
         client_max_size=settings.max_body_bytes,
     )
     app[RUNTIME] = runtime

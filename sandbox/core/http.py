@@ -131,32 +131,33 @@ class ErrorRouter:
         """`handler`'s answer, or its error in the owning provider's shape (for middlewares outside this one too)."""
         try:
             return await handler(request)
-        except SandboxError as error:
-            return self.respond(request, error)
-        except BodyTimeout as late:  # the body did not arrive in time (core/limits.py)
-            return self.respond(request, late.error())
-        except web.HTTPException as exc:
+        except Exception as exc:  # noqa: BLE001 - answered, or raised again
+            return self.answer(request, exc)
+
+    def answer(self, request: web.Request, exc: Exception) -> web.StreamResponse:
+        """The answer to what a handler raised, in the owning provider's shape; raises again what is
+        no error of the request's (a redirect, a client that went away). Call it in an `except`."""
+        if isinstance(exc, SandboxError):
+            return self.respond(request, exc)
+        if isinstance(exc, BodyTimeout):  # the body did not arrive in time (core/limits.py)
+            return self.respond(request, exc.error())
+        if isinstance(exc, web.HTTPException):
             if exc.status < 400:
-                raise
+                raise exc
             return self.respond(request, self._from_http(request, exc))
-        except BadBody as bad:  # a chunked body the parser refused halfway (core/limits.py)
-            response = self.respond(request, bad.error())
+        if isinstance(exc, (BadBody, web.RequestPayloadError)):
+            # a chunked body the parser refused halfway (core/limits.py), or e.g. Content-Encoding: gzip
+            # on a body that is not compressed: the rest cannot be drained, so the connection closes
+            error = exc.error() if isinstance(exc, BadBody) else SandboxError(
+                ErrorKind.MALFORMED, "The request body could not be read as its Content-Encoding says")
+            response = self.respond(request, error)
             response.force_close()
             return response
-        except web.RequestPayloadError:  # e.g. Content-Encoding: gzip on a body that is not compressed
-            unreadable = SandboxError(ErrorKind.MALFORMED, "The request body could not be read as its Content-Encoding says")
-            response = self.respond(request, unreadable)
-            response.force_close()  # the rest of the body cannot be drained: the client must not reuse the connection
-            return response
-        except ConnectionError:
-            if request.transport is None or request.transport.is_closing():  # the client went away: no one to answer
-                log.debug("client went away during %s %s", request.method, request.path)
-                raise
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
-        except Exception:  # never a stack trace on the wire
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
+        if isinstance(exc, ConnectionError) and (request.transport is None or request.transport.is_closing()):
+            log.debug("client went away during %s %s", request.method, request.path)  # no one to answer
+            raise exc
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)  # never a stack trace on the wire
+        return self.respond(request, SandboxError(ErrorKind.INTERNAL, "Internal sandbox error"))
 
     def _from_http(self, request: web.Request, exc: web.HTTPException) -> SandboxError:
         kind, template = _HTTP_KINDS.get(exc.status, (ErrorKind.MALFORMED, exc.reason))

@@ -7,7 +7,8 @@ a request (slowloris) would hold its connection for ever. Two pieces close that:
 
 - `SandboxRunner` serves connections with `TimedRequestHandler`, which closes a connection whose
   request head (line and headers) is not complete `read_timeout` seconds after its first byte;
-- `read_deadline`, a middleware, gives the body the same time from the end of the head: past it,
+- `ReadDeadline`, run around every request (`core/edge.py`), gives the body the same time from
+  the end of the head: past it,
   reading the body raises `BodyTimeout` (a 408 in the owning provider's error shape), and the
   connection closes after the answer.
 
@@ -37,7 +38,6 @@ from aiohttp import web
 from aiohttp.http import HttpVersion10
 from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessingError, InvalidURLError, LineTooLong
 from aiohttp.streams import EMPTY_PAYLOAD
-from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 
@@ -329,34 +329,31 @@ class SandboxRunner(web.AppRunner):
         )
 
 
-def read_deadline(seconds: float, errors: ErrorRouter) -> Middleware:
+class ReadDeadline:
     """The body must arrive within `seconds` of the request head; also marks when a connection
-    answers a request, for `TimedRequestHandler`. Installed above whatever reads the body."""
+    answers a request, for `TimedRequestHandler`. Begun above whatever reads the body."""
 
-    def overdue(content: Any) -> None:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def _overdue(self, content: Any) -> None:
         if not content.is_eof():
-            content.set_exception(BodyTimeout(f"The request body did not arrive within {seconds:g} seconds"))
+            content.set_exception(BodyTimeout(f"The request body did not arrive within {self.seconds:g} seconds"))
 
-    @web.middleware
-    async def deadline(request: web.Request, handler: Any) -> web.StreamResponse:
+    def begin(self, request: web.Request) -> asyncio.TimerHandle | None:
         protocol = request.protocol
-        timed = protocol if isinstance(protocol, TimedRequestHandler) else None
-        if timed is not None:
-            timed.request_begun()
-        timer = None
+        if isinstance(protocol, TimedRequestHandler):
+            protocol.request_begun()
         if request.body_exists and not request.content.is_eof():
-            timer = asyncio.get_running_loop().call_later(seconds, overdue, request.content)
-        try:
-            return await handler(request)
-        except BodyTimeout as late:  # read above the error router (the recorder reads first)
-            return errors.respond(request, late.error())
-        finally:
-            if timer is not None:
-                timer.cancel()
-            if timed is not None:
-                timed.request_done(request.content)
+            return asyncio.get_running_loop().call_later(self.seconds, self._overdue, request.content)
+        return None
 
-    return deadline
+    def end(self, request: web.Request, timer: asyncio.TimerHandle | None) -> None:
+        if timer is not None:
+            timer.cancel()
+        protocol = request.protocol
+        if isinstance(protocol, TimedRequestHandler):
+            protocol.request_done(request.content)
 
 
 _collector = threading.Lock()

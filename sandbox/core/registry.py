@@ -85,13 +85,19 @@ class ProviderRegistry:
     def __init__(self) -> None:
         self._providers: dict[str, Provider] = {}
         self._prefixes: list[tuple[str, Provider]] = []
+        # The owner by a path's first segment (with its slash): a prefix is `/name` or `/name/`, so the
+        # segment decides. Bounded: a client may send any number of distinct segments.
+        self._owners: dict[str, Provider | None] = {}
 
     def register(self, provider: Provider) -> None:
         if provider.name in self._providers:
             raise ValueError(f"provider {provider.name!r} is registered twice")
+        if any(not prefix.startswith("/") or "/" in prefix[1:-1] for prefix in provider.prefixes):
+            raise ValueError(f"provider {provider.name!r}: a path prefix is one segment, `/name` or `/name/`")
         self._providers[provider.name] = provider
         self._prefixes.extend((prefix, provider) for prefix in provider.prefixes)
         self._prefixes.sort(key=lambda item: -len(item[0]))  # the longest prefix wins
+        self._owners.clear()
 
     @property
     def names(self) -> list[str]:
@@ -107,10 +113,17 @@ class ProviderRegistry:
         return self._providers[name].signer
 
     def owner(self, path: str) -> Provider | None:
-        for prefix, provider in self._prefixes:
-            if path.startswith(prefix):
-                return provider
-        return None
+        end = path.find("/", 1)
+        segment = path if end < 0 else path[:end + 1]
+        try:
+            return self._owners[segment]
+        except KeyError:
+            pass
+        found = next((provider for prefix, provider in self._prefixes if segment.startswith(prefix)), None)
+        if len(self._owners) >= 4096:
+            self._owners.clear()
+        self._owners[segment] = found
+        return found
 
     def tenant_of(self, request: web.Request) -> str | None:
         owner = self.owner(request.path)

@@ -4,7 +4,7 @@ The hot path is one tuple appended to a bounded deque: the method, path and quer
 already holds them, a reference to the request's and the response's headers, the two bodies
 as raw bytes cut to a bound, the status, the duration and the sandbox clock's time. Nothing is
 parsed, redacted or rendered then: that happens when someone reads the log. With the log off
-(`request_log_size` 0) and access lines off, the middleware is not installed at all.
+(`request_log_size` 0) and access lines off, nothing is noted at all (`core/edge.py`).
 
 Redaction, at read time, covers:
 
@@ -31,12 +31,11 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from sandbox.core.cards import luhn_ok
 from sandbox.core.clock import iso_timestamp
@@ -77,13 +76,18 @@ class LoggedRequest(NamedTuple):
     hint: str | None  # a near miss: the nearest route, or where a missing id lives
 
 
+_PROVIDER, _TENANT = LoggedRequest._fields.index("provider"), LoggedRequest._fields.index("tenant")
+
+
 class RequestLog:
     """The last `size` requests, oldest dropped first; `size` 0 keeps nothing."""
 
     def __init__(self, size: int = DEFAULT_SIZE, body_bytes: int = DEFAULT_BODY_BYTES) -> None:
         self.size = size
         self.body_bytes = body_bytes
-        self._entries: deque[LoggedRequest] = deque(maxlen=size)
+        # Plain tuples in LoggedRequest's order: building the named tuple costs a call per request,
+        # so it is made when the log is read.
+        self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._seq = itertools.count(1)
 
     def __len__(self) -> int:
@@ -96,7 +100,8 @@ class RequestLog:
     def next_seq(self) -> int:
         return next(self._seq)
 
-    def append(self, entry: LoggedRequest) -> None:
+    def append(self, entry: tuple[Any, ...]) -> None:
+        """One request, as the fields of `LoggedRequest` in order."""
         self._entries.append(entry)
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
@@ -104,7 +109,7 @@ class RequestLog:
         if provider is None and tenant is None:
             self._entries.clear()
             return
-        kept = [e for e in self._entries if not ((provider in (None, e.provider)) and (tenant in (None, e.tenant)))]
+        kept = [e for e in self._entries if not ((provider in (None, e[_PROVIDER])) and (tenant in (None, e[_TENANT])))]
         self._entries = deque(kept, maxlen=self.size)
 
     def query(
@@ -118,7 +123,8 @@ class RequestLog:
         statuses = _status_filter(status)
         method = method.upper() if method else None
         found: list[LoggedRequest] = []
-        for entry in reversed(self._entries):
+        for raw in reversed(self._entries):
+            entry = LoggedRequest._make(raw)
             if since is not None and entry.seq <= since:
                 break  # entries are in sequence order
             if provider is not None and entry.provider != (None if control_plane else wanted_provider):
@@ -153,15 +159,14 @@ STATUS_PATTERN = r"^([1-5][0-9][0-9]|[1-5][xX][xX])$"
 # -- the middleware -------------------------------------------------------------------------
 
 
-def request_middleware(runtime: Runtime) -> Middleware | None:
-    """Feeds the log and writes access lines; None (not installed) when neither is on."""
+def request_notes(runtime: Runtime) -> Callable[[web.Request, int, web.StreamResponse | None, float, bytes | None], None] | None:
+    """What feeds the log and writes access lines, for `core/edge.py`; None when neither is on."""
     log = runtime.requests
     if not log and not access_log.isEnabledFor(logging.INFO):
         return None
-    registry, clock, bound = runtime.providers, runtime.clock, log.body_bytes
-    clock_now = clock.timestamp
+    registry, clock_now, bound, append, next_seq = runtime.providers, runtime.clock.timestamp, log.body_bytes, log.append, log.next_seq
 
-    async def note(request: web.Request, status: int, response: web.StreamResponse | None, start: float) -> None:
+    def note(request: web.Request, status: int, response: web.StreamResponse | None, start: float, raw: bytes | None) -> None:
         duration = time.perf_counter() - start
         owner = registry.owner(request.path)
         tenant = owner.tenant_of(request) if owner is not None else None
@@ -169,45 +174,32 @@ def request_middleware(runtime: Runtime) -> Middleware | None:
             _access_line(request, status, duration, owner.name if owner else None, tenant)
         if not log:
             return
-        raw: bytes | None = None
-        # Only a body that has arrived whole: never wait on a slow client to log it.
-        if request.body_exists and status != 413 and request.content.is_eof():
-            try:
-                raw = await request.read()  # what the handler read is kept by aiohttp: no second read
-            except Exception:  # noqa: BLE001 - the log never fails a request
-                raw = None
         answer: bytes | None = None
         headers: Mapping[str, str] | None = None
         if response is not None:
             headers = response.headers
             body = getattr(response, "body", None)
             answer = body if isinstance(body, bytes) else None
-        log.append(LoggedRequest(
-            log.next_seq(), clock_now(), request.method, request.path, request.query_string,
+        append((
+            next_seq(), clock_now(), request.method, request.path, request.query_string,
             owner.name if owner else None, tenant, status, duration,
             request.headers, raw[:bound] if raw is not None else None, len(raw) if raw is not None else 0,
             headers, answer[:bound] if answer is not None else None, len(answer) if answer is not None else 0,
             request.get(HINT) if status >= 400 else None,
         ))
 
-    @web.middleware
-    async def log_requests(request: web.Request, handler: Any) -> web.StreamResponse:
-        start = time.perf_counter()
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:  # a redirect, or an error raised above the error router
-            if not request.get(UNLOGGED):
-                await note(request, exc.status, exc, start)
-            raise
-        except Exception:
-            if not request.get(UNLOGGED):
-                await note(request, 500, None, start)
-            raise
-        if not request.get(UNLOGGED):
-            await note(request, response.status, response, start)
-        return response
+    return note
 
-    return log_requests
+
+async def logged_body(request: web.Request, status: int) -> bytes | None:
+    """The request's body for the log: only one that has arrived whole (never wait on a slow client
+    to log it); what the handler read is kept by aiohttp, so this is no second read."""
+    if status == 413 or not request.content.is_eof():
+        return None
+    try:
+        return await request.read()
+    except Exception:  # noqa: BLE001 - the log never fails a request
+        return None
 
 
 def _access_line(request: web.Request, status: int, duration: float, provider: str | None, tenant: str | None) -> None:

@@ -21,6 +21,7 @@ import hmac
 import ipaddress
 import re
 import socket
+import weakref
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -150,6 +151,7 @@ class Addresses:
         self.host = bare_host(host)
         self._listening: set[tuple[str, int]] = {(self.host, port)} if port else set()
         self._reached: set[tuple[str, int]] = set()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()  # transports already noted
         self.public = url_target(public_url) if public_url else None
 
     def bound(self, sockets: Iterable[Any]) -> None:
@@ -168,6 +170,13 @@ class Addresses:
         if key not in self._reached:
             self._reached.add(key)
         return key[0]
+
+    def note_connection(self, request: web.Request) -> None:
+        """`reached`, once per connection: every request of one comes in at the same address."""
+        transport = request.transport
+        if transport is not None and transport not in self._connections:
+            self._connections.add(transport)
+            self.reached(request)
 
     def sockets(self) -> set[tuple[str, int]]:
         return self._listening | self._reached
@@ -345,6 +354,11 @@ class ControlGuard:
     @property
     def has_token(self) -> bool:
         return self._token is not None
+
+    def concerns(self, request: web.Request) -> bool:
+        """Whether the request is the control plane's, which the guard checks (`core/edge.py`)."""
+        path = request.path
+        return path == self.prefix or path.startswith(self.prefix + "/")
 
     def middleware(self) -> Middleware:
         prefix, slash = self.prefix, self.prefix + "/"
