@@ -15,7 +15,7 @@ from sandbox import control
 from sandbox.config import ConfigError, Settings
 from sandbox.control.recording import record_middleware
 from sandbox.core.clock import iso
-from sandbox.core.edge import Layer, edge
+from sandbox.core.edge import Edge, Layer
 from sandbox.core.errors import SandboxError
 from sandbox.core.faults import fault_middleware
 from sandbox.core.http import ERRORS, ErrorRouter, cors
@@ -169,15 +169,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
         Layer(guard.middleware(), guard.concerns), Layer(record_middleware(errors), lambda request: runtime.recorder is not None),
         Layer(errors.middleware(), lambda request: False), *turns, Layer(fault_middleware(errors), lambda request: bool(runtime.rules)),
     ]
-    app = web.Application(
-        # The request log outermost (it sees the final answer and the whole duration), then the
-        # read deadline, above every layer that reads the body.
-        middlewares=[edge(
-            errors, ReadDeadline(settings.read_timeout_seconds), layers, note=request_notes(runtime),
-            on_request=addresses.note_connection,
-        )],
-        client_max_size=settings.max_body_bytes,
+    # Every route through the edge: the request log outermost (it sees the final answer and the
+    # whole duration), then the read deadline, above every layer that reads the body.
+    front = Edge(
+        errors, ReadDeadline(settings.read_timeout_seconds), layers, note=request_notes(runtime),
+        on_request=addresses.note_connection,
     )
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[RUNTIME] = runtime
     app[SETTINGS] = settings
     if persistence is not None:
@@ -192,7 +190,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         errors.add(provider.prefixes, provider.style)
         routes += provider.mount(runtime, operator)
     errors.add(control.PREFIXES, control.style)
-    app.add_routes(_unique(routes + control.routes(operator, demo_plan(settings))))
+    app.add_routes(front.routes(_unique(routes + control.routes(operator, demo_plan(settings)))))
     _register_endpoints(runtime, settings.webhooks)
     _load_scenarios(runtime, settings.scenarios)
     app.cleanup_ctx.append(_background)

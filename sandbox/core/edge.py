@@ -1,22 +1,27 @@
-"""The one middleware every request passes: its timing for the request log, the body's read
-deadline and the error router, always; the layers a feature adds (CORS, the control plane's
+"""What every request passes on its way to a handler: its timing for the request log, the body's
+read deadline and the error router, always; the layers a feature adds (CORS, the control plane's
 guard, the recorder, the durable store's turns, scenario faults) only when they concern it.
 
-aiohttp runs each middleware as a coroutine of its own, and a request that no feature concerns
-(a provider call with no `Origin`, no recording, no rules, the memory store) would pay for
-every one of them just to be passed on. Here each layer says, with a cheap test, whether a
-request concerns it; when none does, the handler runs straight under the error router. When one
-does, the request takes every layer, in their order, exactly as separate middlewares would.
+It wraps each route's handler rather than being an aiohttp middleware: aiohttp runs middlewares
+through a chain of its own that costs a request about 4 µs even when the middleware only passes
+it on (measured on a bare aiohttp server, docs/performance.md). A request no route matches takes
+the catch-all route, the last one, which answers 404 or 405 through the same edge, so the
+provider's error shape (and its "did you mean" hint) covers it too.
+
+Each layer says, with a cheap test, whether a request concerns it; when none does, the handler
+runs straight under the error router. When one does, the request takes every layer, in their
+order, exactly as separate middlewares would.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, wraps
 from typing import Any
 
+import attr
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -24,8 +29,10 @@ from sandbox.core.http import BodyTimeout, ErrorRouter
 from sandbox.core.limits import ReadDeadline
 from sandbox.core.requests import UNLOGGED, logged_body
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # (request, status, response, start, the body as read) -> None: the request log (core/requests.py)
 Note = Callable[[web.Request, int, "web.StreamResponse | None", float, "bytes | None"], None]
+CATCH_ALL = "/{unmatched:.*}"  # its resource reads back as /{unmatched}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,60 +41,85 @@ class Layer:
     concerns: Callable[[web.Request], bool]  # False: the layer would only pass this request on
 
 
-def edge(
-    errors: ErrorRouter, deadline: ReadDeadline, layers: Sequence[Layer], *, note: Note | None = None,
-    on_request: Callable[[web.Request], None] | None = None,
-) -> Middleware:
+class Edge:
     """`layers` outermost first; the error router sits where it is among them (a layer too), and
     alone under the deadline when no layer concerns the request. `note` (the request log) sees
     the final answer and the whole duration; `on_request` runs first on every request."""
-    middlewares = tuple(layer.middleware for layer in layers)
-    tests = tuple(layer.concerns for layer in layers)
 
-    async def through_layers(request: web.Request, handler: Any) -> web.StreamResponse:
-        for middleware in reversed(middlewares):
-            handler = partial(middleware, handler=handler)
-        return await handler(request)
+    def __init__(
+        self, errors: ErrorRouter, deadline: ReadDeadline, layers: Sequence[Layer], *, note: Note | None = None,
+        on_request: Callable[[web.Request], None] | None = None,
+    ) -> None:
+        self.errors, self.deadline, self.note, self.on_request = errors, deadline, note, on_request
+        self.middlewares = tuple(layer.middleware for layer in layers)
+        self.tests = tuple(layer.concerns for layer in layers)
 
-    async def answer(request: web.Request, handler: Any) -> web.StreamResponse:
-        began = deadline.begin(request)
+    def routes(self, routes: Sequence[web.RouteDef]) -> list[web.RouteDef]:
+        """`routes`, each through the edge, then the catch-all."""
+        wrapped = [attr.evolve(route, handler=self.wrap(route.handler)) for route in routes]
+        return [*wrapped, web.route("*", CATCH_ALL, self.wrap(unmatched))]
+
+    def wrap(self, handler: Handler) -> Handler:
+        answer, note, on_request = partial(self._answer, handler), self.note, self.on_request
+
+        @wraps(handler)  # keeps what the handler carries (its API, core/api.py)
+        async def through_edge(request: web.Request) -> web.StreamResponse:
+            if on_request is not None:
+                on_request(request)
+            if note is None:
+                return await answer(request)
+            start = time.perf_counter()
+            try:
+                response = await answer(request)
+            except web.HTTPException as exc:  # a redirect, or an error raised above the error router
+                await _noted(note, request, exc.status, exc, start)
+                raise
+            except Exception:
+                await _noted(note, request, 500, None, start)
+                raise
+            if request.body_exists:
+                await _noted(note, request, response.status, response, start)
+            elif not request.get(UNLOGGED):
+                note(request, response.status, response, start, None)
+            return response
+
+        return through_edge
+
+    async def _answer(self, handler: Handler, request: web.Request) -> web.StreamResponse:
+        began = self.deadline.begin(request)
         try:
-            for concerns in tests:
+            for concerns in self.tests:
                 if concerns(request):
-                    return await through_layers(request, handler)
+                    return await self._through_layers(request, handler)
             try:
                 return await handler(request)
             except Exception as exc:  # noqa: BLE001 - the router answers it, or raises it again
-                return errors.answer(request, exc)
+                return self.errors.answer(request, exc)
         except BodyTimeout as late:  # read by a layer above the error router
-            return errors.respond(request, late.error())
+            return self.errors.respond(request, late.error())
         finally:
-            deadline.end(request, began)
+            self.deadline.end(request, began)
 
-    async def noted(request: web.Request, status: int, response: web.StreamResponse | None, start: float) -> None:
-        if note is not None and not request.get(UNLOGGED):
-            raw = await logged_body(request, status) if request.body_exists else None
-            note(request, status, response, start, raw)
+    async def _through_layers(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        for middleware in reversed(self.middlewares):
+            handler = partial(middleware, handler=handler)
+        return await handler(request)
 
-    @web.middleware
-    async def sandbox_edge(request: web.Request, handler: Any) -> web.StreamResponse:
-        if on_request is not None:
-            on_request(request)
-        if note is None:
-            return await answer(request, handler)
-        start = time.perf_counter()
-        try:
-            response = await answer(request, handler)
-        except web.HTTPException as exc:  # a redirect, or an error raised above the error router
-            await noted(request, exc.status, exc, start)
-            raise
-        except Exception:
-            await noted(request, 500, None, start)
-            raise
-        if request.body_exists:
-            await noted(request, response.status, response, start)
-        elif not request.get(UNLOGGED):
-            note(request, response.status, response, start, None)
-        return response
 
-    return sandbox_edge
+async def _noted(note: Note, request: web.Request, status: int, response: web.StreamResponse | None, start: float) -> None:
+    if not request.get(UNLOGGED):
+        raw = await logged_body(request, status) if request.body_exists else None
+        note(request, status, response, start, raw)
+
+
+async def unmatched(request: web.Request) -> web.StreamResponse:
+    """No route took the request: 405 with the methods its path has, else 404 (as aiohttp's
+    router says; the error router renders either in the owner's shape)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.canonical != "/{unmatched}":
+            _, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
