@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common import INTENT, PROJECT, bt_ai_jwt, json_body
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 READY = re.compile(r"listening on http://([^:/]+|\[[^\]]+\]):(\d+)")
@@ -54,14 +56,6 @@ PROBE_REPORT_MS = 2.0
 DINO = {"Authorization": "Bearer din_test_bench"}
 CROSSMINT = {"X-API-KEY": "sk_staging_bench"}
 BT_PLATFORM = {"BT-API-KEY": "key_test_bench"}
-PROJECT = "550e8400-e29b-41d4-a716-446655440000"
-DINO_INTENT = {
-    "product_url": "https://example.com/products/demo-item", "quantity": 1, "currency": "usd", "max_total_cents": 5000,
-    "buyer": {
-        "first_name": "John", "last_name": "Doe", "email": "john@example.com", "phone": "+15551234567",
-        "address1": "123 Main St", "city": "New York", "province": "NY", "postal_code": "10001", "country": "US",
-    },
-}
 BT_CARD = {"type": "card", "data": {"number": "4000000000003220", "expiration_month": 12, "expiration_year": 2030}}
 
 
@@ -230,10 +224,6 @@ def request(method: str, path: str, headers: dict[str, str] | None = None, body:
     return ("\r\n".join(lines) + "\r\n").encode() + raw_headers + b"\r\n" + (body or b"")
 
 
-def json_body(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
 def one_mb_of_keys() -> bytes:
     """A JSON object of unknown keys, just under 1 MiB (the sandbox's default body bound)."""
     keys, size, parts = 0, 2, []
@@ -259,22 +249,6 @@ def gzip_bomb(inflated: int) -> bytes:
     block = bytes(1 << 20)
     out = [compressor.compress(block) for _ in range(inflated >> 20)]
     return b"".join(out) + compressor.flush()
-
-
-def bt_ai_jwt() -> str:
-    """An HS256 JWT for Basis Theory AI (its signature is not checked by default)."""
-    import base64
-    import hashlib
-    import hmac
-
-    def b64(raw: bytes) -> bytes:
-        return base64.urlsafe_b64encode(raw).rstrip(b"=")
-
-    head = b64(json_body({"alg": "HS256", "typ": "JWT"}))
-    now = int(time.time())
-    claims = b64(json_body({"iss": PROJECT, "sub": "user-1", "roles": ["private"], "iat": now, "exp": now + 3600}))
-    signature = b64(hmac.new(b"benchmark", head + b"." + claims, hashlib.sha256).digest())
-    return (head + b"." + claims + b"." + signature).decode()
 
 
 def scenario_of_regex_rules(limit: int = 512 * 1024) -> tuple[bytes, int]:
@@ -356,7 +330,7 @@ class Bench:
         dino_json = {**DINO, "Content-Type": "application/json"}
         cases += [
             ("body: gzip-lied (Content-Encoding: gzip, plain JSON)", self.send(request(
-                "POST", "/v1/purchase-intents", {**dino_json, "Content-Encoding": "gzip"}, json_body(DINO_INTENT)))),
+                "POST", "/v1/purchase-intents", {**dino_json, "Content-Encoding": "gzip"}, json_body(INTENT)))),
             ("body: gzip bomb, 100 KB inflating to 100 MB", self.send(request(
                 "POST", "/v1/purchase-intents", {**dino_json, "Content-Encoding": "gzip"}, gzip_bomb(100 << 20)))),
             ("body: 1 MB of '[' (deep JSON)", self.send(request("POST", "/v1/purchase-intents", dino_json, b"[" * 1_040_000))),
@@ -382,7 +356,7 @@ class Bench:
             cases.append((f"1 MB of unknown keys: {label}", self.send(request(
                 "POST", path, {**headers, "Content-Type": "application/json"}, keys))))
         lists = [
-            ("Dino POST /v1/purchase-intents", "/v1/purchase-intents", DINO, "tags", 1, DINO_INTENT),
+            ("Dino POST /v1/purchase-intents", "/v1/purchase-intents", DINO, "tags", 1, INTENT),
             ("Crossmint POST order-intents mandates", "/api/unstable/order-intents", CROSSMINT, "mandates", 1, {}),
             ("BT AI POST purchase-intents mandates", f"/projects/{PROJECT}/purchase-intents", bt_ai, "mandates", 1, {}),
             ("BT platform POST /agentic/agents", "/agentic/agents", BT_PLATFORM, "name", 1, {}),
@@ -417,7 +391,7 @@ class Bench:
             (f"scenario: load 512 KiB ({rule_count} regex rules)", load_scenario),
             (f"scenario: 5 KB path against {rule_count} regex rules", self.send(request("GET", long_path, DINO))),
             (f"scenario: Dino create against {rule_count} regex rules", self.send(request(
-                "POST", "/v1/purchase-intents", dino_json, json_body(DINO_INTENT)))),
+                "POST", "/v1/purchase-intents", dino_json, json_body(INTENT)))),
             ("scenario: unload it", unload_scenario),
             ("scenario: load one regex rule ((a|aa)*(a+)+b$)", self.send(request(
                 "POST", "/_sandbox/scenarios", {"Content-Type": "application/yaml"}, one_rule))),
@@ -448,7 +422,7 @@ class Bench:
             if wanted(name):
                 await raw(self.port, request("POST", "/_sandbox/recording", {"Content-Type": "application/json"},
                                              json_body({"enabled": True})))
-                await self.many(session, "POST", "/v1/purchase-intents", DINO, DINO_INTENT, 5000)
+                await self.many(session, "POST", "/v1/purchase-intents", DINO, INTENT, 5000)
                 await self.measure(name, self.send(request("GET", "/_sandbox/recording")))
                 await raw(self.port, request("POST", "/_sandbox/recording", {"Content-Type": "application/json"},
                                              json_body({"enabled": False})))

@@ -34,116 +34,46 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import contextlib
 import itertools
 import json
-import math
 import os
 import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from common import (
+    CREATE_BODY,
+    GET_HEADERS,
+    HERE,
+    POST_HEADERS,
+    Server,
+    cpu_seconds,
+    event_runner,
+    free_port,
+    loadavg,
+    percentile,
+    progress,
+    rss_kb,
+    sandbox_revision,
+)
 from yarl import URL
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-READY = re.compile(r"listening on (http://\S+)")
 REDIS_READY = re.compile(r"Ready to accept connections")
-STARTUP_TIMEOUT = 30.0
-STOP_TIMEOUT = 5.0
 STORES = ("memory", "sqlite", "redis")
 CLIENT = "aiohttp (one ClientSession in this Python process)"
 
-KEY = "din_test_bench"
-CREATE_BODY = json.dumps({
-    "product_url": "https://example.com/products/demo-item",
-    "quantity": 1,
-    "currency": "usd",
-    "max_total_cents": 5000,
-    "buyer": {
-        "first_name": "John", "last_name": "Doe", "email": "john@example.com", "phone": "+15551234567",
-        "address1": "123 Main St", "city": "New York", "province": "NY", "postal_code": "10001", "country": "US",
-    },
-}).encode()
-GET_HEADERS = {"Authorization": f"Bearer {KEY}"}
-POST_HEADERS = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-
 
 # -- the servers --------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A server subprocess: started, awaited until it prints its ready line, then stopped.
-
-    `ready` is matched against each line of output; its first group, if any, is the URL.
-    Otherwise the URL is the `url` given."""
-
-    def __init__(self, name: str, argv: list[str], ready: re.Pattern[str] = READY, url: str = "") -> None:
-        self.name = name
-        self.argv = argv
-        self.ready = ready
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = url
-        self.output: collections.deque[str] = collections.deque(maxlen=40)  # stdout + stderr tail
-        self._ready = threading.Event()
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self.proc = subprocess.Popen(
-            self.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1,
-        )
-        threading.Thread(target=self._drain, name=f"{self.name}-output", daemon=True).start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._ready.wait(0.05):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                why = f"exited with {self.proc.returncode}" if self.proc.poll() is not None else "did not start in time"
-                raise RuntimeError(f"{self.name} {why}: {' '.join(self.argv)}\n" + "".join(self.output))
-
-    def _drain(self) -> None:
-        # Keeps reading so the pipe never fills; remembers the tail for error messages.
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-            if not self._ready.is_set() and (match := self.ready.search(line)):
-                if match.groups():
-                    self.url = match.group(1).rstrip("/")
-                self._ready.set()
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.send_signal(signal.SIGTERM)  # every server here shuts down cleanly on SIGTERM
-        try:
-            self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(STOP_TIMEOUT)
-
 
 @dataclass
 class Deployment:
@@ -220,24 +150,6 @@ def build(args: argparse.Namespace, label: str, store: str, replicas: int, scrat
     return deployment
 
 
-def rss_kb(pid: int) -> int | None:
-    """VmRSS of a process, in KiB."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return None
-
-
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used (clock-tick resolution, 10 ms on Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
-
-
 # -- the cases ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -291,14 +203,6 @@ class Result:
     failed: bool = False  # the deployment stopped answering during this case (its figures mean nothing)
     vs_bare: dict[str, Any] | None = field(default=None)
     vs_memory: dict[str, Any] | None = field(default=None)
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not ordered:
-        return float("nan")
-    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
-    return ordered[rank - 1]
 
 
 _keys = itertools.count()
@@ -552,10 +456,6 @@ async def _bench(args: argparse.Namespace, deployments: list[Deployment], bare: 
 
 # -- reporting ----------------------------------------------------------------------------
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def environment(args: argparse.Namespace) -> dict[str, Any]:
     try:
         import uvloop  # noqa: F401
@@ -563,16 +463,6 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    load = None
-    with contextlib.suppress(OSError):
-        load = Path("/proc/loadavg").read_text().split()[:3]
-    revision = None  # of the sandbox under test: its commit, and whether sandbox/ has uncommitted changes
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        git = ["git", "-C", str(ROOT)]
-        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10).stdout.strip()
-        changed = subprocess.run([*git, "status", "--porcelain", "--", "sandbox"], capture_output=True, text=True, timeout=10).stdout
-        if commit:
-            revision = commit + (" + uncommitted changes in sandbox/" if changed.strip() else "")
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -580,8 +470,8 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "client": CLIENT,
         "client_loop": loop,
         "platform": platform.platform(),
-        "sandbox_revision": revision,
-        "loadavg_at_start": load,
+        "sandbox_revision": sandbox_revision(),
+        "loadavg_at_start": loadavg(),
         "requests_per_case": args.requests,
         "warmup_per_case": args.warmup,
         "concurrency": args.concurrency,
@@ -807,12 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         bare.start()
         progress(f"{bare.name}: pid {bare.pid}, {bare.url}")
         rss: dict[str, Any] = {"bare_before_kb": rss_kb(bare.pid)}
-        try:
-            import uvloop
-
-            runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-        except ImportError:
-            runner = asyncio.Runner()
+        runner = event_runner()
         with runner:
             results = runner.run(bench(args, deployments, bare))
         rss["bare_after_kb"] = rss_kb(bare.pid)

@@ -236,6 +236,7 @@ MEMORY_ONLY = frozenset({
     "test_architecture", "test_cli", "test_durable_sqlite", "test_hostile_input", "test_lint", "test_listen", "test_openapi",
     "test_pages", "test_parser_rejects", "test_pytest_plugin", "test_redis_replicas", "test_security_admin", "test_security_network",
     "test_node_clients",  # one `sandbox serve` process (memory) for the module, driven by the Node clients
+    "test_benchmarks_smoke",  # benchmarks/run.py --quick starts its own servers (memory)
 })
 
 
