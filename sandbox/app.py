@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
-import yaml
 from aiohttp import web
 
 from sandbox import control
@@ -218,6 +217,8 @@ def _save_recording(path: str):
         recorder = app[RUNTIME].recorder
         if recorder is None:
             return
+        import yaml  # only a recording pays for it (start-up time)
+
         try:  # a write that fails at shutdown is said, not a traceback and a failed exit
             Path(path).write_text(recorder.to_yaml())
         except (OSError, yaml.YAMLError) as exc:

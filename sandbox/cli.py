@@ -187,6 +187,7 @@ def serve(settings: Settings) -> int:
 
 
 async def _serve(settings: Settings) -> None:
+    gc.disable()  # until gc.freeze() below: collecting what start-up builds (it all stays) took ~20-35 ms
     from aiohttp import web
 
     from sandbox.app import bound, create_app
@@ -198,12 +199,15 @@ async def _serve(settings: Settings) -> None:
     for signame in ("SIGINT", "SIGTERM"):
         with contextlib.suppress(NotImplementedError, AttributeError):
             loop.add_signal_handler(getattr(signal, signame), stop.set)
-    runner = app_runner(create_app(settings), settings)
-    await runner.setup()
-    # What exists now (modules, models, routes) lives as long as the server: out of the cycle
-    # collector's sight, so that each full collection scans only what requests made since (a full
-    # collection of the ~70 000 objects of a started sandbox held the event loop for ~35 ms).
-    gc.freeze()
+    try:
+        runner = app_runner(create_app(settings), settings)
+        await runner.setup()
+    finally:
+        # What exists now (modules, models, routes) lives as long as the server: out of the cycle
+        # collector's sight, so that each full collection scans only what requests made since (a full
+        # collection of the ~70 000 objects of a started sandbox held the event loop for ~35 ms).
+        gc.freeze()
+        gc.enable()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         bound(runner)

@@ -109,3 +109,17 @@ def test_core_defines_each_name_once():
             if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
                 where.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
     assert {name: files for name, files in where.items() if len(files) > 1} == {}
+
+
+def test_a_default_start_loads_no_feature_it_does_not_use():
+    """Start-up time (docs/performance.md): YAML, JWTs, RSA keys, email checks, fake data and the
+    durable backends are imported by the first request that needs them, not by `create_app`."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from sandbox.app import create_app; from sandbox.config import Settings; create_app(Settings(seed=1)); "
+        "print(' '.join(m for m in ('yaml', 'jwt', 'cryptography', 'email_validator', 'faker', 'redis', 'sqlite3') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    assert loaded == []

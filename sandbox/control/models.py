@@ -13,7 +13,8 @@ from sandbox.core.webhooks.signing import checked_secret
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: each model's validator is built by its first use, not at import (start-up time)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class AdvanceClock(Body):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import orjson
-import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
@@ -104,6 +103,8 @@ def _parse(text: str, is_json: bool, catalog: OutcomeCatalog) -> Loaded:
 
 
 def _parse_text(text: str, is_json: bool, catalog: OutcomeCatalog) -> Loaded:
+    import yaml  # ~10 ms to import: paid by the first scenario loaded, not by every start
+
     if is_json:
         try:
             text = yaml.safe_dump(orjson.loads(text), sort_keys=False)  # one loader, one set of error messages

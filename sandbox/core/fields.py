@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, HttpUrl, StringConstraints, TypeAdapter
 
 _HTTP_URL = TypeAdapter(HttpUrl)
@@ -18,6 +17,8 @@ def _http_url(value: str) -> str:
 
 @lru_cache(maxsize=4096)  # agents reuse a handful of addresses; validation is slow pure Python
 def _email(value: str) -> str:
+    from email_validator import EmailNotValidError, validate_email  # ~20 ms to import: paid by the first address
+
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -7,11 +7,11 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from sandbox.core.errors import FieldError, from_validation
@@ -19,22 +19,31 @@ from sandbox.core.http import holds_more_values
 from sandbox.core.scenarios.model import STEP_KINDS, Scenario, Step, reference_problems, typed_steps
 from sandbox.core.scenarios.rules import OutcomeCatalog
 
-
-class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml's parser when present
-    """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans,
-    which would turn a rule's `on:` key into `True`."""
+if TYPE_CHECKING:
+    import yaml
 
 
-Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-# Dates stay strings (`2026-01-01`): scenarios are JSON requests, and JSON has no date type.
-Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in Loader.yaml_implicit_resolvers.items()
-}
+@cache  # PyYAML (~10 ms to import) is imported by the first scenario read, not by every start
+def _loader() -> type[yaml.SafeLoader]:
+    import yaml
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml's parser when present
+        """YAML 1.2 booleans: only true/false. In YAML 1.1 `on`, `off`, `yes` and `no` are booleans,
+        which would turn a rule's `on:` key into `True`."""
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    # Dates stay strings (`2026-01-01`): scenarios are JSON requests, and JSON has no date type.
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in Loader.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
 MAX_NODES = 100_000  # after anchors and aliases are expanded: a "billion laughs" file stops here
 MAX_BYTES = 512 * 1024  # parse cost grows with size: a scenario is a script, not a data set
 
@@ -72,9 +81,11 @@ def parse(text: str, catalog: OutcomeCatalog, name: str = "<scenario>") -> Loade
     """`catalog` holds the registered providers and what their rules may script."""
     if len(text) > MAX_BYTES:
         raise ScenarioError([Problem(name, None, "scenario", f"is larger than {MAX_BYTES // 1024} KiB")])
+    import yaml
+
     root: Any = None
     try:
-        loader = Loader(text)
+        loader = _loader()(text)
         try:
             root = loader.get_single_node()  # parsed once: the nodes give line numbers, the data is built from them
             data = loader.construct_document(root) if root is not None else None
@@ -116,12 +127,13 @@ def _too_big(data: Any) -> bool:
 
 
 _FLOAT_TAG = "tag:yaml.org,2002:float"
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
 def _scalars(root: Any) -> Iterator[tuple[yaml.ScalarNode, str]]:
     """Every scalar node (keys included) with the dotted path of its value, in file order; an
     anchor's nodes once, however often they are aliased."""
+    import yaml
+
     seen: set[int] = set()
     stack: list[tuple[Any, str]] = [(root, "")]
     while stack:
@@ -142,9 +154,12 @@ def _scalars(root: Any) -> Iterator[tuple[yaml.ScalarNode, str]]:
 def _non_finite(name: str, root: Any) -> list[Problem]:
     """YAML's `.inf`, `-.inf` and `.nan` (and `!!float` values that overflow): JSON has no such
     numbers, so they would reach a request or a rule as null. Each is refused at its line."""
+    import yaml
+
     problems: list[Problem] = []
+    constructor = yaml.constructor.SafeConstructor()
     for node, path in _scalars(root):
-        if node.tag == _FLOAT_TAG and not math.isfinite(_CONSTRUCTOR.construct_yaml_float(node)):
+        if node.tag == _FLOAT_TAG and not math.isfinite(constructor.construct_yaml_float(node)):
             message = f"{node.value!r} is not a number JSON can carry (JSON has no infinity or NaN): write a finite number, or quote it"
             problems.append(Problem(name, node.start_mark.line + 1, path, message))
     return problems
@@ -152,7 +167,9 @@ def _non_finite(name: str, root: Any) -> list[Problem]:
 
 def _unreadable(name: str, root: Any) -> Problem:
     """The first value whose explicit tag (`!!float abc`, `!!int x`) cannot read it."""
-    constructor = Loader("")
+    import yaml
+
+    constructor = _loader()("")
     for node, path in _scalars(root):
         try:
             constructor.construct_object(node)
@@ -191,6 +208,8 @@ def _fields_at(path: list[str], model: type[BaseModel]) -> list[str]:
 
 def _line(node: Any, path: list[str]) -> int | None:
     """The 1-based line of the YAML node at `path` (the deepest one that exists)."""
+    import yaml
+
     line = node.start_mark.line + 1 if node is not None else None
     for part in path:
         if isinstance(node, yaml.MappingNode):

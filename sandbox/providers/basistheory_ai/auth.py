@@ -12,15 +12,16 @@ import re
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 
 from sandbox.core.api import PRINCIPAL
 from sandbox.core.errors import ConfigError, ErrorKind, SandboxError
 from sandbox.providers.basistheory_ai.errors import UNAUTHORIZED_MESSAGE
+
+if TYPE_CHECKING:
+    import jwt
 
 CLAIMS = web.RequestKey("bt.claims", dict)  # where the decoded claims are kept on the request
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
@@ -56,6 +57,12 @@ def tenant_of(request: web.Request) -> str | None:
 
 class JwtAuthenticator:
     def __init__(self, settings: JwtSettings) -> None:
+        self._jwks: jwt.PyJWKSet | None = None
+        self._key: Any = None
+        if not (settings.jwks or settings.public_key):
+            return  # lenient: PyJWT and cryptography (~25 ms to import) wait for the first token
+        import jwt
+
         try:
             self._jwks = _load_jwks(settings.jwks) if settings.jwks else None
             self._key = _load_public_key(settings.public_key) if settings.public_key else None
@@ -81,6 +88,8 @@ class JwtAuthenticator:
         return project
 
     def _decode(self, token: str) -> dict[str, Any]:
+        import jwt
+
         try:
             if not self.strict:
                 return jwt.decode(token, options={"verify_signature": False, "verify_exp": True})
@@ -93,6 +102,8 @@ class JwtAuthenticator:
     def _verification_key(self, token: str) -> Any:
         if self._key is not None:
             return self._key
+        import jwt
+
         kid = jwt.get_unverified_header(token).get("kid")
         try:
             if self._jwks is None or not isinstance(kid, str):
@@ -115,11 +126,15 @@ def require_subject(request: web.Request, entity_id: str) -> None:
 
 def _load_public_key(path: str) -> Any:
     """Parsed at start-up, so a file that holds no public key stops the server at once."""
+    from cryptography.hazmat.primitives import serialization
+
     return serialization.load_pem_public_key(Path(path).read_bytes())
 
 
 def _load_jwks(source: str) -> jwt.PyJWKSet:
     """A JWKS from a file or a URL, read once at start-up (never on the request path)."""
+    import jwt
+
     if source.startswith(("http://", "https://")):
         with urllib.request.urlopen(source, timeout=10) as resp:  # noqa: S310 - operator-given URL
             text = resp.read().decode()

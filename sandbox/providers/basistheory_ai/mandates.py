@@ -23,7 +23,8 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 
 
 class Lenient(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # defer_build: each model's validator is built by its first use, not at import (start-up time)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class Mandate(Lenient):

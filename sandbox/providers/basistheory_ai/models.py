@@ -26,7 +26,8 @@ def _digits(value: Any) -> Any:
 
 class Body(BaseModel):
     # The provider's clients send extra fields (e.g. `iframeData`); they are accepted and ignored.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # defer_build: each model's validator is built by its first use, not at import (start-up time)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class CardInput(Body):

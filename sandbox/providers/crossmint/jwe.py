@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+if TYPE_CHECKING:  # cryptography (~20 ms to import) is imported by the first key checked, not by every start
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 ALG, ENC = "RSA-OAEP-256", "A256GCM"
 MIN_BITS, MAX_BITS = 2048, 8192
@@ -39,6 +39,8 @@ def b64url_decode(text: str) -> bytes:
 
 def public_key(n: str, e: str) -> RSAPublicKey:
     """The RSA public key of a JWK's `n` and `e` (base64url, big-endian)."""
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicNumbers
+
     try:
         modulus, exponent = (int.from_bytes(b64url_decode(part), "big") for part in (n, e))
     except binascii.Error:
@@ -55,6 +57,10 @@ def public_key(n: str, e: str) -> RSAPublicKey:
 
 def encrypt(plaintext: bytes, key: RSAPublicKey, cek: bytes, iv: bytes, kid: str | None = None) -> str:
     """`protected.encrypted_key.iv.ciphertext.tag`, the protected header authenticated as AAD."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     header: dict[str, str] = {"alg": ALG, "enc": ENC}
     if kid is not None:
         header["kid"] = kid

@@ -41,7 +41,8 @@ Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: each model's validator is built by its first use, not at import (start-up time)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _utc_instant(value: str) -> str:
