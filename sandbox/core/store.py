@@ -27,6 +27,38 @@ class UnknownCursor(LookupError):
     pass
 
 
+class Shared:
+    """One copy of equal values that stored objects keep (a buyer's fields, a currency, a URL): a
+    test suite creates object after object from the same fixture, and each would otherwise hold its
+    own copies. A bounded cache, not `sys.intern`: a value is shared while it is among the last
+    `limit` distinct ones seen, and unique values cost nothing once they fall out. The values must
+    never be changed in place (a dict is copied when it is rendered)."""
+
+    __slots__ = ("_seen", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._seen: dict[Any, Any] = {}
+        self.limit = limit
+
+    def __call__(self, value: Any, key: Any = None) -> Any:
+        """The copy kept of `value` (equal to it); `key` is its hashable form when it is not hashable."""
+        key = value if key is None else key
+        found = self._seen.get(key)
+        if found is None:
+            if len(self._seen) >= self.limit:
+                self._seen.clear()
+            found = self._seen[key] = value
+        return found
+
+    def text(self, value: str | None) -> str | None:
+        return value if value is None else self(value)
+
+    def strings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A dict of strings (or None) made of shared values, itself shared with equal dicts."""
+        shared = {name: self.text(value) for name, value in values.items()}
+        return self(shared, tuple(shared.items()))
+
+
 class Store(Protocol):
     def get(self, space: Space, kind: str, obj_id: str) -> Any | None: ...
 

@@ -136,6 +136,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
+        self._handoff: Delivery | None = None  # the next delivery for the worker asking in `_work`
+        self._asking = False
         # A store shared by processes: deliveries are changed under its lock, and each attempt is
         # claimed by one process first (docs/architecture.md, "Durable and shared state").
         self.touched: set[str] | None = None  # deliveries changed, when a durable backend asks
@@ -155,9 +157,10 @@ class Outbox:
         endpoints = self._registry.matching(event)
         if not endpoints:
             return
-        body = orjson.dumps(event.payload)
+        body = orjson.dumps(event.payload)  # once per event: the same bytes to every endpoint, at every attempt
+        created_at = iso(self._clock.now())
         for endpoint in endpoints:
-            delivery = Delivery(self._make_id(), endpoint.id, event, body, iso(self._clock.now()))
+            delivery = Delivery(self._make_id(), endpoint.id, event, body, created_at)
             self._deliveries[delivery.id] = delivery
             self._touch(delivery)
             full = self._full(delivery)
@@ -297,7 +300,11 @@ class Outbox:
     # -- running -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds)) as session:
+        # One session for every attempt: its pool keeps connections alive between deliveries, up to one
+        # per attempt in flight.
+        connector = aiohttp.TCPConnector(limit=max(self.settings.concurrency, 1), ttl_dns_cache=10)
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
             while True:
                 self._start_due()
@@ -380,9 +387,27 @@ class Outbox:
     def _start(self, delivery: Delivery) -> None:
         self._inflight.add(delivery.id)
         self._inflight_per_endpoint[delivery.endpoint_id] += 1
-        task = asyncio.get_running_loop().create_task(self._attempt(delivery))
+        if self._asking and self._handoff is None:
+            self._handoff = delivery  # the worker that asked goes on with it, in this turn of the loop
+            return
+        task = asyncio.get_running_loop().create_task(self._work(delivery))
         self._tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self._tasks.discard)
+
+    async def _work(self, delivery: Delivery | None) -> None:
+        """Attempt `delivery`, then whatever is due next, as long as something is: a worker that has
+        just freed a slot starts the next attempt itself, rather than waking the run loop to start a
+        task for it (two turns of the event loop fewer per delivery)."""
+        while delivery is not None:
+            if not await self._attempt(delivery):
+                # It waited on no socket (scripted, or not sent): let the attempts started before it
+                # finish first, as separate tasks would, and the rest of the loop run.
+                await asyncio.sleep(0)
+            self._asking, self._handoff = True, None
+            try:
+                self._start_due()
+            finally:
+                delivery, self._handoff, self._asking = self._handoff, None, False
 
     def _slot_freed(self, delivery: Delivery) -> None:
         endpoint_id = delivery.endpoint_id
@@ -426,18 +451,20 @@ class Outbox:
         self._touch(delivery)
         return True
 
-    async def _attempt(self, delivery: Delivery) -> None:
+    async def _attempt(self, delivery: Delivery) -> bool:
+        """One attempt; True when it was sent (it waited on the receiver)."""
         due = delivery.next_ts
+        sent = False
         try:
             async with self._locked():
                 if not self._claim(delivery, due):
-                    return
+                    return False
                 endpoint = self._registry.get(delivery.endpoint_id)
                 if endpoint is None or not endpoint.enabled:
                     reason = "endpoint removed" if endpoint is None else f"endpoint disabled ({endpoint.disabled_reason or 'by request'})"
                     delivery.attempts.append(Attempt(len(delivery.attempts) + 1, iso(self._clock.now()), None, 0.0, error=reason))
                     self._finish(delivery, "failed")
-                    return
+                    return False
                 scripted = self._scripted(delivery, endpoint)
             if scripted is not None and scripted.latency_ms:
                 await asyncio.sleep(scripted.latency_ms / 1000)  # the scripted receiver is slow
@@ -448,6 +475,7 @@ class Outbox:
                 status, retry_after = scripted.status, scripted.retry_after
             else:
                 attempt, status, retry_after = await self._post(delivery, endpoint)
+                sent = attempt.request_headers is not None
             async with self._locked():
                 delivery.claim = None
                 delivery.attempts.append(attempt)
@@ -462,6 +490,7 @@ class Outbox:
                 self.resend(delivery.id)
             self._wake.set()
             self._progress.set()
+        return sent
 
     def _scripted(self, delivery: Delivery, endpoint: Endpoint) -> Any:
         """A scenario rule's answer for this attempt (`on: deliver`), or None."""

@@ -90,14 +90,27 @@ class WebhookTargets:
         self.allow = [HostPattern.parse(p) for p in allow]
         self.resolver = resolver
         self._resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
+        self._parsed: dict[str, tuple[tuple[str, int] | None, IPAddress | None]] = {}  # url -> its target and literal address
+
+    def _target(self, url: str) -> tuple[tuple[str, int] | None, IPAddress | None]:
+        """(host, port) of `url` and the address its host literally is: parsed once per URL (every
+        attempt asks), while what they are checked against (allow-list, this sandbox's addresses) is
+        read afresh each time."""
+        found = self._parsed.get(url)
+        if found is None:
+            target = url_target(url)
+            found = (target, ip_of(target[0]) if target is not None else None)
+            if len(self._parsed) >= 1024:
+                self._parsed.clear()
+            self._parsed[url] = found
+        return found
 
     def refusal(self, url: str) -> str | None:
         """Why `url` may not receive webhooks, judged from the URL as written; None when it may."""
-        target = url_target(url)
+        target, ip = self._target(url)
         if target is None:
             return "must name a host"
         host, port = target
-        ip = ip_of(host)
         if self.allow and not any(p.matches(host, port, ip) for p in self.allow):
             allowed = ", ".join(p.text for p in self.allow)
             return f"{netloc(host, port)} is not allowed by --webhook-allow (SANDBOX_WEBHOOK_ALLOW: {allowed})"
@@ -108,8 +121,8 @@ class WebhookTargets:
     async def delivery_refusal(self, url: str) -> str | None:
         """`refusal`, then the addresses the host resolves to now: one of this sandbox's refuses it."""
         refused = self.refusal(url)
-        target = url_target(url)
-        if refused is not None or target is None or ip_of(target[0]) is not None:
+        target, ip = self._target(url)
+        if refused is not None or target is None or ip is not None:
             return refused
         host, port = target
         for address in await self._addresses_of(host, port):

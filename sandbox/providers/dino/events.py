@@ -3,7 +3,6 @@ signature."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -55,7 +54,7 @@ class DinoSigner:
 
 
 def _hex(key: bytes, message: bytes) -> str:
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()  # one call into OpenSSL: the same bytes as hmac.new(…).hexdigest()
 
 
 SIGNER = DinoSigner()

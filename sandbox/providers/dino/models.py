@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sandbox.core.fields import Email, Url
+from sandbox.core.store import Shared
 
 Status = Literal[
     "intent_created", "approved", "needs_approval", "declined",
@@ -148,11 +149,22 @@ class Credential:
     released: bool = False  # expired unused: its reserve went back to the wallet
 
 
+_SHARED = Shared()  # equal buyers, URLs and metadata of stored intents share one copy
+
+
 @dataclass(slots=True)
 class PurchaseIntent:
+    """A stored intent, compact: the create body's fields as plain values (not the request model),
+    and no rendered copy kept; `to_wire` renders it on each read (docs/performance.md)."""
+
     id: str
     status: str
-    request: CreatePurchaseIntent
+    product_url: str
+    quantity: int
+    currency: str
+    max_total_cents: int
+    buyer: dict[str, Any]  # the fields the caller set, in the model's order; shared, never changed in place
+    metadata: dict[str, str] | None  # None: empty; shared, never changed in place
     created_at: str
     updated_at: str
     expected_total_cents: int | None = None
@@ -164,30 +176,46 @@ class PurchaseIntent:
     credential: Credential | None = None
     failure_reason: str | None = None
     auto_decision: tuple[float, str] | None = None  # a scenario's operator decision: (when, status)
-    _wire: dict[str, Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, intent_id: str, request: CreatePurchaseIntent, now: str) -> PurchaseIntent:
+        share = _SHARED
+        return cls(
+            intent_id, "intent_created", share(request.product_url), request.quantity, share(request.currency),
+            request.max_total_cents, share.strings(request.buyer.model_dump(exclude_unset=True)),
+            share.strings(request.metadata) if request.metadata else None, now, now,
+        )
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickled (a durable backend's state), also as an earlier version kept it: with the create
+        body's model (`request`) and a rendered copy (`_wire`)."""
+        fields = dict(state[1])
+        fields.pop("_wire", None)
+        req = fields.pop("request", None)
+        if isinstance(req, CreatePurchaseIntent):
+            fields.update(
+                product_url=req.product_url, quantity=req.quantity, currency=req.currency, max_total_cents=req.max_total_cents,
+                buyer=req.buyer.model_dump(exclude_unset=True), metadata=dict(req.metadata) or None,
+            )
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
 
     def touch(self, now: str) -> None:
         self.updated_at = now
-        self._wire = None
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object every endpoint returns; cached until the intent changes."""
-        if self._wire is None:
-            self._wire = self._render()
-        return self._wire
-
-    def _render(self) -> dict[str, Any]:
-        req, cred = self.request, self.credential
+        """The JSON object every endpoint returns, rendered afresh (the caller may keep or change it)."""
+        cred = self.credential
         return {
             "id": self.id,
             "object": "purchase_intent",
             "status": self.status,
-            "product_url": req.product_url,
-            "quantity": req.quantity,
-            "currency": req.currency,
-            "max_total_cents": req.max_total_cents,
-            "buyer": req.buyer.model_dump(exclude_unset=True),
-            "metadata": dict(req.metadata),
+            "product_url": self.product_url,
+            "quantity": self.quantity,
+            "currency": self.currency,
+            "max_total_cents": self.max_total_cents,
+            "buyer": dict(self.buyer),
+            "metadata": dict(self.metadata) if self.metadata else {},
             "expected_total_cents": self.expected_total_cents,
             "merchant_name": self.merchant_name,
             "reason": self.reason,

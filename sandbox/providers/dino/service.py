@@ -89,7 +89,7 @@ class DinoService:
 
     def create(self, tenant: str, request: CreatePurchaseIntent) -> PurchaseIntent:
         now = self._now()
-        intent = PurchaseIntent(self.ids.ulid("pi", tenant), "intent_created", request, now, now)
+        intent = PurchaseIntent.create(self.ids.ulid("pi", tenant), request, now)
         self.rt.store.put(Space(PROVIDER, tenant), KIND, intent.id, intent)
         self._emit(tenant, intent, machine.CREATED_EVENT, self._trace(tenant))
         return intent
@@ -97,11 +97,11 @@ class DinoService:
     def authorize(self, tenant: str, intent_id: str, request: Authorize, links_base: str, noun: str = PURCHASE_INTENT) -> PurchaseIntent:
         intent = self.get(tenant, intent_id, noun)
         machine.check(intent, Action.APPROVE, noun)  # refuse before recording anything
-        expected = request.expected_total_cents or intent.request.max_total_cents
+        expected = request.expected_total_cents or intent.max_total_cents
         asked = {**request.model_dump(exclude_unset=True), "expected_total_cents": expected}
         scripted = self.rt.rules.decide(PROVIDER, "authorize", tenant, {"request": asked, "purchase_intent": intent.to_wire()})
         decision = magic.scripted(scripted) if scripted else magic.authorize(
-            intent.request.product_url, intent.request.max_total_cents, expected, self.settings.approval_threshold_cents
+            intent.product_url, intent.max_total_cents, expected, self.settings.approval_threshold_cents
         )
         if scripted and scripted.after:
             due = self.rt.clock.timestamp() + scripted.after.seconds
@@ -124,7 +124,7 @@ class DinoService:
         machine.check(intent, Action.ISSUE_CREDENTIAL, noun)
         if request.merchant_lock and intent.merchant_name and not magic.same_merchant(request.merchant_lock, intent.merchant_name):
             raise invalid_field("merchant_lock", f"must match the authorized merchant_name {intent.merchant_name!r}")
-        amount = intent.expected_total_cents or intent.request.max_total_cents
+        amount = intent.expected_total_cents or intent.max_total_cents
         self._reserve(tenant, amount)
         moment = self.rt.clock.now()
         expires = moment + timedelta(seconds=request.ttl_seconds)
@@ -259,7 +259,7 @@ class DinoService:
             return "merchant_lock_mismatch"
         if cred and amount_cents is not None and cred.mode == "one_time_exact_amount" and amount_cents != cred.approved_amount_cents:
             return "amount_mismatch"
-        if magic.checkout_fails(intent.request.product_url):
+        if magic.checkout_fails(intent.product_url):
             return "checkout_failed"
         return None
 
