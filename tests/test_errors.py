@@ -1,6 +1,7 @@
 """Bad input gets Dino's error envelope with the field named, never a 500, and changes nothing."""
 
 import pytest
+import yarl
 
 from tests.conftest import intent_body
 
@@ -50,6 +51,13 @@ async def test_unknown_route_under_dino_gets_dinos_shape(api):
     status, body, _ = await api.request("GET", "/v1/nothing-here")
     assert status == 404
     assert_dino_error(body, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/v1/a%0Ab", "/api/%11%C2%AD%0A/payment-methods/x", "/%0A", "/v1/%00"])
+async def test_an_unknown_path_with_control_characters_gets_the_owners_json(api, path):
+    """Every path no route takes answers through the catch-all, newlines included."""
+    async with api.client.get(yarl.URL(path, encoded=True)) as resp:
+        assert resp.status == 404 and resp.content_type == "application/json", await resp.text()
 
 
 async def test_wrong_method(api):

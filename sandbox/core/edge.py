@@ -32,7 +32,7 @@ from sandbox.core.requests import UNLOGGED, logged_body
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # (request, status, response, start, the body as read) -> None: the request log (core/requests.py)
 Note = Callable[[web.Request, int, "web.StreamResponse | None", float, "bytes | None"], None]
-CATCH_ALL = "/{unmatched:.*}"  # its resource reads back as /{unmatched}
+CATCH_ALL = r"/{unmatched:[\s\S]*}"  # any path, newlines included; its resource reads back as /{unmatched}
 
 
 @dataclass(frozen=True, slots=True)
