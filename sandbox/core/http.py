@@ -44,7 +44,8 @@ async def read_json(request: web.Request) -> Any:
         return None
     try:
         value = orjson.loads(raw)
-        orjson.dumps(value)  # what cannot be written back (nested past 254 levels) cannot be stored or echoed
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # counted in C: only a body that could be that deep is written
+            orjson.dumps(value)  # what cannot be written back (nested past 254 levels) cannot be stored or echoed
     except orjson.JSONDecodeError as exc:
         raise SandboxError(ErrorKind.MALFORMED, f"Request body is not valid JSON: {exc}") from None
     except orjson.JSONEncodeError:
@@ -53,6 +54,8 @@ async def read_json(request: web.Request) -> Any:
         raise SandboxError(ErrorKind.MALFORMED, f"Request body holds more than {MAX_JSON_VALUES} JSON values")
     return value
 
+
+MAX_DEPTH = 254  # orjson writes no deeper
 
 # No provider's request holds more than a few hundred values; a 1 MiB body can hold 100 000, and
 # validating that many unknown fields (one error each) held the event loop for half a second.

@@ -5,32 +5,27 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
+from typing import Any
 
 from sandbox.core.events import Event
 from sandbox.providers.dino.models import PurchaseIntent, SpendRequest
 
 
 def purchase_intent_event(event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, intent: PurchaseIntent) -> Event:
-    payload = {
-        "id": event_id,
-        "type": event_type,
-        "occurred_at": occurred_at,
-        "request_id": request_id,
-        "data": {"purchase_intent": intent.to_wire()},
-    }
-    return Event(event_id, "dino", tenant, event_type, intent.id, occurred_at, payload)
+    return _event(event_id, tenant, event_type, occurred_at, request_id, "purchase_intent", intent.id, intent.to_wire())
 
 
 def spend_request_event(event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, spend: SpendRequest) -> Event:
     """Dino's webhook page shows the spend request under `data.spend`."""
-    payload = {
-        "id": event_id,
-        "type": event_type,
-        "occurred_at": occurred_at,
-        "request_id": request_id,
-        "data": {"spend": spend.to_wire()},
-    }
-    return Event(event_id, "dino", tenant, event_type, spend.id, occurred_at, payload)
+    return _event(event_id, tenant, event_type, occurred_at, request_id, "spend", spend.id, spend.to_wire())
+
+
+def _event(
+    event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, name: str, object_id: str, wire: dict[str, Any],
+) -> Event:
+    """Dino's envelope: `data` holds the object under its name."""
+    payload = {"id": event_id, "type": event_type, "occurred_at": occurred_at, "request_id": request_id, "data": {name: wire}}
+    return Event(event_id, "dino", tenant, event_type, object_id, occurred_at, payload)
 
 
 class DinoSigner:
