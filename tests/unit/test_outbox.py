@@ -527,3 +527,22 @@ def test_a_chain_head_finished_elsewhere_leaves_the_next_delivery_due_here():
     due = [entry[2] for entry in here.outbox._due if here.outbox._valid(entry[0], entry[2])]  # noqa: SLF001
     assert due == [following.id]
     assert here.outbox._busy()  # noqa: SLF001 - a flush here waits for it
+
+
+async def test_once_stopped_a_finishing_worker_starts_no_other_delivery():
+    """Shutdown cancels `run()` and closes its session: an attempt finishing after that must not
+    start the next due delivery (it would fail on the closed session and be marked failed)."""
+    h = Harness(concurrency_per_endpoint=1)
+    h.script(deliver(200, delivery={"latency_ms": 50}))
+    h.endpoint()
+    task = asyncio.get_running_loop().create_task(h.outbox.run())
+    try:
+        for n in range(3):
+            h.publish(object_id=f"obj_{n}")  # three objects: nothing orders them, only the endpoint's one slot
+        while not h.outbox._tasks:  # the first attempt has started
+            await asyncio.sleep(0)
+    finally:
+        await stop(task)
+    await asyncio.wait(set(h.outbox._tasks), timeout=5)  # the attempt in flight finishes
+    statuses = sorted(d.to_wire()["status"] for d in h.outbox.query())
+    assert statuses == ["delivered", "pending", "pending"], statuses

@@ -137,6 +137,7 @@ class Outbox:
         self._progress = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self._handoff: Delivery | None = None  # the next delivery for the worker asking in `_work`
+        self._running = False  # between `run` starting and stopping: only then do attempts start
         self._asking = False
         # A store shared by processes: deliveries are changed under its lock, and each attempt is
         # claimed by one process first (docs/architecture.md, "Durable and shared state").
@@ -304,11 +305,17 @@ class Outbox:
         # per attempt in flight.
         connector = aiohttp.TCPConnector(limit=max(self.settings.concurrency, 1), ttl_dns_cache=10)
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            self._session = session
-            while True:
-                self._start_due()
-                await self._sleep()
+        self._running = True
+        try:
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+                self._session = session
+                while True:
+                    self._start_due()
+                    await self._sleep()
+        finally:
+            # Stopped (shutdown): a worker finishing its attempt now must start no other, with the
+            # session closed; what is due stays due, for the next run.
+            self._running = False
 
     async def flush(self, timeout: float) -> bool:
         """Wait until nothing is due now and nothing is in flight; False if `timeout` passed first."""
@@ -342,6 +349,8 @@ class Outbox:
         return delivery is not None and delivery.status == "pending" and delivery.next_ts == ts
 
     def _start_due(self) -> None:
+        if not self._running:
+            return
         cap = self.settings.concurrency
         # First the deliveries that were due while their endpoint had no slot, in the order they fell due.
         for endpoint_id in list(self._ready):
