@@ -343,3 +343,15 @@ async def test_more_regex_rules_than_the_regex_cache_holds_still_match(served):
     for _ in range(2):
         assert (await exchange(port, b"GET /v1/purchase-intents/pi_xyx HTTP/1.1\r\n" + closing))[0] == 502
         assert (await exchange(port, b"GET /v1/purchase-intents/nothing-1099 HTTP/1.1\r\n" + closing))[0] == 503
+
+
+async def test_options_asterisk_answers_in_json_and_is_logged(served):
+    """`OPTIONS *` names no path, so no route pattern matches it: the catch-all still takes it
+    (core/edge.py), so it answers as any unknown path does and shows in the request log."""
+    port = await served()
+    status, headers, body = await exchange(port, b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert status == 404 and headers["content-type"].startswith("application/json"), body
+    assert "error" in json.loads(body)
+    read_log = b"GET /_sandbox/requests?method=OPTIONS HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    status, _, logged = await exchange(port, read_log)
+    assert status == 200 and [entry["path"] for entry in json.loads(logged)["data"]] == ["*"], logged

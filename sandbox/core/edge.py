@@ -57,7 +57,7 @@ class Edge:
     def routes(self, routes: Sequence[web.RouteDef]) -> list[web.RouteDef]:
         """`routes`, each through the edge, then the catch-all."""
         wrapped = [attr.evolve(route, handler=self.wrap(route.handler)) for route in routes]
-        return [*wrapped, web.route("*", CATCH_ALL, self.wrap(unmatched))]
+        return [*wrapped, _CatchAll("*", CATCH_ALL, self.wrap(unmatched), {})]
 
     def wrap(self, handler: Handler) -> Handler:
         answer, note, on_request = partial(self._answer, handler), self.note, self.on_request
@@ -110,6 +110,21 @@ async def _noted(note: Note, request: web.Request, status: int, response: web.St
     if not request.get(UNLOGGED):
         raw = await logged_body(request, status) if request.body_exists else None
         note(request, status, response, start, raw)
+
+
+class _AnyPath(web.DynamicResource):
+    """Every path, even one that is no path (`*`, of `OPTIONS *`), which no pattern starting with
+    `/` matches. The router reaches it last: it is indexed under `/`, where every lookup ends."""
+
+    def _match(self, path: str) -> dict[str, str] | None:
+        return {"unmatched": path}
+
+
+class _CatchAll(web.RouteDef):
+    def register(self, router: web.UrlDispatcher) -> list[web.AbstractRoute]:
+        resource = _AnyPath(self.path)
+        router.register_resource(resource)
+        return [resource.add_route(self.method, self.handler, **self.kwargs)]
 
 
 async def unmatched(request: web.Request) -> web.StreamResponse:
