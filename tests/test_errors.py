@@ -60,6 +60,13 @@ async def test_an_unknown_path_with_control_characters_gets_the_owners_json(api,
         assert resp.status == 404 and resp.content_type == "application/json", await resp.text()
 
 
+async def test_a_get_ignores_its_body_however_large(api):
+    """A GET's body is never read (nor waited for): one over the body bound still gets the list."""
+    big = b"x" * (2 * 1024 * 1024)
+    status, body, _ = await api.request("GET", "/v1/purchase-intents", data=big, headers={"Content-Type": "text/plain"})
+    assert status == 200 and body["object"] == "list", body
+
+
 async def test_wrong_method(api):
     status, body, headers = await api.request("DELETE", "/v1/purchase-intents")
     assert status == 405

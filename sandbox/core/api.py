@@ -141,8 +141,8 @@ class ProviderApi:
             space = Space(self.provider, self.authenticate(request))
             body = await read_json(request) if request.method != "GET" else None
             call = Call(request, space, body)
-            if body is None and request.body_exists:
-                call.null_body = bool((await request.read()).strip())  # read once already: aiohttp keeps it
+            if body is None and request.body_exists and request.method != "GET":
+                call.null_body = bool((await request.read()).strip())  # read_json read it: aiohttp keeps it
             key = request.headers.get(self.idempotency_header) if idempotent else None
             if key is None:
                 reply = self._run(handler, call)
