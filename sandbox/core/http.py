@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from sandbox.core.errors import ErrorKind, ErrorStyle, SandboxError
+from sandbox.core.prefixes import PrefixMap
 
 log = logging.getLogger("sandbox")
 
@@ -103,18 +104,14 @@ class ErrorRouter:
 
     def __init__(self, fallback: ErrorStyle) -> None:
         self._fallback = fallback
-        self._prefixes: list[tuple[str, ErrorStyle]] = []
+        self._owners: PrefixMap[ErrorStyle] = PrefixMap()
         self._routes: list[tuple[str, str, ErrorStyle | None]] | None = None  # (method, template, its owner's style)
 
     def add(self, prefixes: Sequence[str], style: ErrorStyle) -> None:
-        self._prefixes.extend((p, style) for p in prefixes)
-        self._prefixes.sort(key=lambda item: -len(item[0]))
+        self._owners.add(prefixes, style)
 
     def _owner(self, path: str) -> ErrorStyle | None:
-        for prefix, style in self._prefixes:
-            if path.startswith(prefix):
-                return style
-        return None
+        return self._owners.owner(path)
 
     def style_for(self, path: str) -> ErrorStyle:
         owner = self._owner(path)

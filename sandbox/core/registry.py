@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from sandbox.core.errors import ErrorStyle
 from sandbox.core.events import Event
+from sandbox.core.prefixes import PrefixMap
 
 if TYPE_CHECKING:
     from sandbox.core.api import ProviderApi
@@ -84,20 +85,13 @@ def as_sent(text: str) -> str:
 class ProviderRegistry:
     def __init__(self) -> None:
         self._providers: dict[str, Provider] = {}
-        self._prefixes: list[tuple[str, Provider]] = []
-        # The owner by a path's first segment (with its slash): a prefix is `/name` or `/name/`, so the
-        # segment decides. Bounded: a client may send any number of distinct segments.
-        self._owners: dict[str, Provider | None] = {}
+        self._owners: PrefixMap[Provider] = PrefixMap()
 
     def register(self, provider: Provider) -> None:
         if provider.name in self._providers:
             raise ValueError(f"provider {provider.name!r} is registered twice")
-        if any(not prefix.startswith("/") or "/" in prefix[1:-1] for prefix in provider.prefixes):
-            raise ValueError(f"provider {provider.name!r}: a path prefix is one segment, `/name` or `/name/`")
+        self._owners.add(provider.prefixes, provider)
         self._providers[provider.name] = provider
-        self._prefixes.extend((prefix, provider) for prefix in provider.prefixes)
-        self._prefixes.sort(key=lambda item: -len(item[0]))  # the longest prefix wins
-        self._owners.clear()
 
     @property
     def names(self) -> list[str]:
@@ -113,17 +107,7 @@ class ProviderRegistry:
         return self._providers[name].signer
 
     def owner(self, path: str) -> Provider | None:
-        end = path.find("/", 1)
-        segment = path if end < 0 else path[:end + 1]
-        try:
-            return self._owners[segment]
-        except KeyError:
-            pass
-        found = next((provider for prefix, provider in self._prefixes if segment.startswith(prefix)), None)
-        if len(self._owners) >= 4096:
-            self._owners.clear()
-        self._owners[segment] = found
-        return found
+        return self._owners.owner(path)
 
     def tenant_of(self, request: web.Request) -> str | None:
         owner = self.owner(request.path)
