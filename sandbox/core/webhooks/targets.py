@@ -11,6 +11,7 @@ addresses can change after registration.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -90,24 +91,10 @@ class WebhookTargets:
         self.allow = [HostPattern.parse(p) for p in allow]
         self.resolver = resolver
         self._resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
-        self._parsed: dict[str, tuple[tuple[str, int] | None, IPAddress | None]] = {}  # url -> its target and literal address
-
-    def _target(self, url: str) -> tuple[tuple[str, int] | None, IPAddress | None]:
-        """(host, port) of `url` and the address its host literally is: parsed once per URL (every
-        attempt asks), while what they are checked against (allow-list, this sandbox's addresses) is
-        read afresh each time."""
-        found = self._parsed.get(url)
-        if found is None:
-            target = url_target(url)
-            found = (target, ip_of(target[0]) if target is not None else None)
-            if len(self._parsed) >= 1024:
-                self._parsed.clear()
-            self._parsed[url] = found
-        return found
 
     def refusal(self, url: str) -> str | None:
         """Why `url` may not receive webhooks, judged from the URL as written; None when it may."""
-        target, ip = self._target(url)
+        target, ip = _parsed_target(url)
         if target is None:
             return "must name a host"
         host, port = target
@@ -121,7 +108,7 @@ class WebhookTargets:
     async def delivery_refusal(self, url: str) -> str | None:
         """`refusal`, then the addresses the host resolves to now: one of this sandbox's refuses it."""
         refused = self.refusal(url)
-        target, ip = self._target(url)
+        target, ip = _parsed_target(url)
         if refused is not None or target is None or ip is not None:
             return refused
         host, port = target
@@ -145,3 +132,12 @@ class WebhookTargets:
             self._resolved.clear()
         self._resolved[(host, port)] = (now + RESOLVE_TTL, found)
         return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_target(url: str) -> tuple[tuple[str, int] | None, IPAddress | None]:
+    """(host, port) of `url` and the address its host literally is: parsed once per URL (every
+    attempt asks), while what they are checked against (allow-list, this sandbox's addresses) is
+    read afresh each time."""
+    target = url_target(url)
+    return target, (ip_of(target[0]) if target is not None else None)
