@@ -33,8 +33,13 @@ class PrefixMap(Generic[T]):
             return self._by_segment[segment]
         except KeyError:
             pass
-        found = next((value for prefix, value in self._prefixes if segment.startswith(prefix)), None)
+        found = next((value for prefix, value in self._prefixes if _same_segment(segment, prefix)), None)
         if len(self._by_segment) >= MAX_SEGMENTS:
             self._by_segment.clear()
         self._by_segment[segment] = found
         return found
+
+
+def _same_segment(segment: str, prefix: str) -> bool:
+    """`/things` owns `/things` and `/things/…`, never `/things-x`; `/things/` owns `/things/…` only."""
+    return segment == prefix or (not prefix.endswith("/") and segment == prefix + "/")
