@@ -31,29 +31,14 @@ from sandbox.core.webhooks.targets import WebhookTargets
 from sandbox.demo import plan as demo_plan
 from sandbox.providers.basistheory_ai import BasisTheoryAi
 from sandbox.providers.basistheory_ai.auth import JwtSettings
-from sandbox.providers.basistheory_ai.control import VERIFICATION_PAGE as BT_VERIFICATION_PAGE
 from sandbox.providers.basistheory_platform import BasisTheoryPlatform
-from sandbox.providers.basistheory_platform.ceremony import PASSKEY_PAGE, REDIRECT_PAGE
-from sandbox.providers.basistheory_platform.control import KEY_PATH
-from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE
 from sandbox.providers.crossmint import Crossmint
-from sandbox.providers.crossmint.control import VERIFICATION_PAGE as CROSSMINT_VERIFICATION_PAGE
 from sandbox.providers.dino import Dino
-from sandbox.providers.dino.control import APPROVALS
 from sandbox.providers.dino.models import DinoSettings
 
 CONTROL = "/_sandbox"
 SETTINGS = web.AppKey("settings", Settings)
 PERSISTENCE = web.AppKey("persistence", Persistence)
-
-# The control plane's pages that need no admin token (docs/security.md): the ones standing in for
-# a third party's page that a front end opens for a cardholder (in a popup or a frame, which
-# carry no header), each reached by the id of the one object it acts on; and the public key
-# that checks BT-SIGNATUREs, public as Basis Theory's own is.
-HUMAN_STEP_PAGES = (
-    APPROVALS, CHALLENGE_PAGE + "{id}", PASSKEY_PAGE, REDIRECT_PAGE + "{id}", KEY_PATH, BT_VERIFICATION_PAGE, CROSSMINT_VERIFICATION_PAGE,
-)
-
 
 def providers(settings: Settings | None = None) -> list[Provider]:
     """Every emulated provider, each with its own settings: one line per provider."""
@@ -155,8 +140,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     addresses = Addresses(settings.host, settings.port, settings.public_url)
     runtime.endpoints.targets = WebhookTargets(addresses, settings.webhook_allow)
     origins = Origins(settings.cors_origins, loopback=settings.cors_loopback)
-    guard = ControlGuard(
-        CONTROL, settings.token, addresses, errors, open_routes=HUMAN_STEP_PAGES,
+    emulated = providers(settings)
+    guard = ControlGuard(  # a provider's human-step pages need no admin token (docs/security.md)
+        CONTROL, settings.token, addresses, errors, open_routes=[page for provider in emulated for page in provider.open_pages],
         secure_cookie=(settings.public_url or "").lower().startswith("https:"),
     )
     persistence = Persistence(runtime, backend_for(settings.store_url)) if settings.store_url else None
@@ -184,7 +170,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[ERRORS] = errors  # parser rejects answer in the owning provider's shape too (core/limits.py)
     operator = control.operator_api(runtime)
     routes: list[web.RouteDef] = []
-    for provider in providers(settings):
+    for provider in emulated:
         runtime.providers.register(provider)
         errors.add(provider.prefixes, provider.style)
         routes += provider.mount(runtime, operator)

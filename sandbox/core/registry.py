@@ -64,6 +64,13 @@ class Provider(Protocol):
         """Lower-case request headers that carry its credentials: the request log redacts them."""
         ...
 
+    @property
+    def open_pages(self) -> tuple[str, ...]:
+        """Control-plane routes (templates) that need no admin token: its human-step pages, which a
+        front end opens for a cardholder in a popup or a frame (no header), each acting on the one
+        object its id names; and whatever the real provider publishes too (a verification key)."""
+        ...
+
     def tenant_of(self, request: web.Request) -> str | None:
         """The tenant a request acts for, read before the provider authenticates it."""
         ...

@@ -27,6 +27,7 @@ class BasisTheoryAi:
     outcomes = OUTCOMES
     recorded_headers = ("authorization", "idempotency-key")
     secret_headers = ("authorization",)  # redacted in the request log
+    open_pages = (control.VERIFICATION_PAGE,)
 
     def __init__(self, settings: JwtSettings | None = None) -> None:
         self.settings = settings or JwtSettings()

@@ -16,7 +16,7 @@ from sandbox.providers.basistheory_platform.errors import PROBLEM_DETAILS
 from sandbox.providers.basistheory_platform.events import PROVIDER, BtSigner
 from sandbox.providers.basistheory_platform.scenarios import OUTCOMES
 from sandbox.providers.basistheory_platform.service import BasisTheoryPlatformService
-from sandbox.providers.basistheory_platform.threeds import ThreeDs
+from sandbox.providers.basistheory_platform.threeds import CHALLENGE_PAGE, ThreeDs
 
 
 class BasisTheoryPlatform:
@@ -33,6 +33,11 @@ class BasisTheoryPlatform:
     outcomes = OUTCOMES
     recorded_headers = ("bt-api-key", "bt-idempotency-key")
     secret_headers = ("bt-api-key",)  # redacted in the request log
+    # The 3-D Secure challenge, passkey and Mastercard pages, and the public key that checks
+    # BT-SIGNATUREs (public as Basis Theory's own is).
+    open_pages = (
+        CHALLENGE_PAGE + "{id}", ceremony.PASSKEY_PAGE, ceremony.REDIRECT_PAGE + "{id}", control.KEY_PATH,
+    )
 
     def __init__(self) -> None:
         self.signer = BtSigner()  # its RSA key belongs to this sandbox alone

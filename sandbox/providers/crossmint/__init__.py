@@ -28,6 +28,7 @@ class Crossmint:
     outcomes = OUTCOMES
     recorded_headers = ("x-api-key", "authorization", "idempotency-key")
     secret_headers = ("x-api-key", "authorization")  # redacted in the request log
+    open_pages = (control.VERIFICATION_PAGE,)
 
     @staticmethod
     def tenant_named(text: str) -> str:

@@ -25,6 +25,7 @@ class Dino:
     outcomes = OUTCOMES
     recorded_headers = ("authorization", "idempotency-key")
     secret_headers = ("authorization",)  # redacted in the request log
+    open_pages = (control.APPROVALS,)
     # Dino tells a client short of funds to top up and retry with the same key: 402 is not kept.
     unsaved_statuses = UNSAVED_STATUSES | {402}
 
