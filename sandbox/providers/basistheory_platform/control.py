@@ -176,7 +176,7 @@ def challenge_routes(operator: ProviderApi, threeds: ThreeDs) -> list[web.RouteD
         _, session = found
         if three_ds.callbacks(session) is not None:
             return _hosted(request, session, notice, status)
-        state = session.extra.get("challenge")
+        state = session.challenge
         outcome = _challenge_outcome(session.authentication or {}) if state == "completed" else None
         content: list[object] = [alert(notice) if notice else None, summary(_session_rows(session))]
         if state == "pending":

@@ -1,4 +1,4 @@
-"""Enrollment and instruction statuses, and the only ways between them.
+"""Enrollment and instruction statuses, a 3-D Secure session's challenge, and the only ways between them.
 
 Each action names the statuses it may start from, the status it leads to and the webhook event
 it records (None: the platform announces nothing, as for a retry or a read-time expiry).
@@ -51,6 +51,25 @@ INSTRUCTION_TRANSITIONS: dict[InstructionAction, Transition] = {
 }
 
 
+class ChallengeAction(StrEnum):
+    RESTART = "restart"  # authenticating again: an earlier challenge no longer waits
+    CHALLENGE = "challenge"  # the issuer asks for a challenge on its ACS page
+    DECOUPLE = "decouple"  # the issuer asks the cardholder out of band (a merchant session, or when requested)
+    ANSWER = "answer"  # the cardholder answers (or cancels) on the ACS page
+    APPROVE_OUT_OF_BAND = "approve_out_of_band"  # the decoupled challenge ends: on its page or when the result is read
+
+
+# A 3-D Secure session's challenge. The platform announces authentication and the result's
+# retrieval, not the challenge's own moves, so no transition records an event.
+CHALLENGE_TRANSITIONS: dict[ChallengeAction, Transition] = {
+    ChallengeAction.RESTART: _t("none pending decoupled completed", "none", None, "authenticate"),
+    ChallengeAction.CHALLENGE: _t("none", "pending", None, "challenge"),
+    ChallengeAction.DECOUPLE: _t("none", "decoupled", None, "challenge"),
+    ChallengeAction.ANSWER: _t("pending", "completed", None, "answer"),
+    ChallengeAction.APPROVE_OUT_OF_BAND: _t("decoupled", "completed", None, "answer"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Refusals:
     """A 422 naming the current status, in the wording the service has always used (by verb).
@@ -78,5 +97,12 @@ refuse_enrollment = Refusals("enrollment", {
 refuse_instruction = Refusals("instruction", {
     "verify": "The instruction is {status}; only pending_verification ones are verified.",
 })
+
+
+def refuse_challenge(obj: Any, move: Transition) -> SandboxError:
+    return SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
+
+
 ENROLLMENTS = Machine(ENROLLMENT_TRANSITIONS, state="status", refuse=refuse_enrollment)
 INSTRUCTIONS = Machine(INSTRUCTION_TRANSITIONS, state="status", refuse=refuse_instruction)
+CHALLENGES = Machine(CHALLENGE_TRANSITIONS, state="challenge", refuse=refuse_challenge)

@@ -28,6 +28,7 @@ from sandbox.core.pages import ReturnTo
 from sandbox.core.runtime import Runtime
 from sandbox.core.store import Space
 from sandbox.providers.basistheory_platform.events import PROVIDER
+from sandbox.providers.basistheory_platform.machine import CHALLENGES, ChallengeAction
 
 CHALLENGE_OTP = "123456"
 CHALLENGE_PAGE = "/_sandbox/basistheory/3ds/challenge/"  # the issuer's ACS, played by the sandbox
@@ -158,6 +159,7 @@ class Session:
     created_at: str
     authentication: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    challenge: str = "none"  # none, pending, decoupled or completed: moved by machine.CHALLENGES only
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -212,7 +214,7 @@ class ThreeDs:
 
     def authenticate(self, tenant: str, session_id: str, body: Authenticate, links_base: str) -> dict[str, Any]:
         session = self.session(tenant, session_id)
-        session.extra.pop("challenge", None)  # authenticating again: an earlier challenge no longer waits
+        CHALLENGES.apply(session, ChallengeAction.RESTART)
         status = OUTCOMES.get(session.number, "successful")
         if body.challenge_preference in ("challenge-requested", "challenge-mandated") and status == "successful":
             status = "challenge"
@@ -228,9 +230,9 @@ class ThreeDs:
                 "acs_rendering_type": {"acsInterface": "02", "acsUiTemplate": "01"},
                 "challenge_preference": body.challenge_preference,
             })
-            session.extra["challenge"] = "pending"
+            CHALLENGES.apply(session, ChallengeAction.CHALLENGE)
         elif status == "decoupled_challenge":
-            session.extra["challenge"] = "decoupled"  # the issuer asks the cardholder out of band, who approves
+            CHALLENGES.apply(session, ChallengeAction.DECOUPLE)  # the cardholder approves out of band
         session.authentication = auth
         self.hooks.emit(tenant, "3ds.session.authenticated", "session", session.to_wire())
         return auth
@@ -239,8 +241,8 @@ class ThreeDs:
         session = self.session(tenant, session_id)
         if session.authentication is None:
             raise SandboxError(ErrorKind.NOT_FOUND, f"3DS session {session_id} has not been authenticated")
-        if session.extra.get("challenge") == "decoupled":
-            session.extra["challenge"] = "completed"
+        if CHALLENGES.can(session, ChallengeAction.APPROVE_OUT_OF_BAND):
+            CHALLENGES.apply(session, ChallengeAction.APPROVE_OUT_OF_BAND)
             session.authentication = self._authentication(tenant, session, "successful")
         self.hooks.emit(tenant, "3ds.session.challenge-result-retrieved", "session", session.to_wire())
         return session.authentication
@@ -255,14 +257,16 @@ class ThreeDs:
         """The cardholder's answer on the challenge page; returns the final status."""
         found = self.find(session_id)
         tenant, session = found if found is not None else ("", None)
-        if session is None or session.extra.get("challenge") != "pending":
+        if session is None:
             raise SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
+        CHALLENGES.check(session, ChallengeAction.ANSWER)
         status = "failed" if cancelled or code != CHALLENGE_OTP else "successful"
         auth = self._authentication(tenant, session, status)
         auth["challenge_attempts"] = "01"
         if cancelled:
             auth.update({"challenge_cancel_reason": "cardholder-canceled", "challenge_cancel_reason_code": "01"})
-        session.authentication, session.extra["challenge"] = auth, "completed"
+        CHALLENGES.apply(session, ChallengeAction.ANSWER)
+        session.authentication = auth
         return status
 
     def answer_decoupled(self, session_id: str, approved: bool) -> str:
@@ -270,12 +274,14 @@ class ThreeDs:
         app, played by the page); returns the final status."""
         found = self.find(session_id)
         tenant, session = found if found is not None else ("", None)
-        if session is None or session.extra.get("challenge") != "decoupled":
+        if session is None:
             raise SandboxError(ErrorKind.INVALID_STATE, "There is no challenge waiting for this session.")
+        CHALLENGES.check(session, ChallengeAction.APPROVE_OUT_OF_BAND)
         auth = self._authentication(tenant, session, "successful" if approved else "failed")
         if not approved:
             auth.update({"challenge_cancel_reason": "cardholder-canceled", "challenge_cancel_reason_code": "01"})
-        session.authentication, session.extra["challenge"] = auth, "completed"
+        CHALLENGES.apply(session, ChallengeAction.APPROVE_OUT_OF_BAND)
+        session.authentication = auth
         return auth["authentication_status"]
 
     def _authentication(self, tenant: str, session: Session, status: str) -> dict[str, Any]:
@@ -304,8 +310,7 @@ def callbacks(session: Session) -> dict[str, Any] | None:
 
 def waiting(session: Session) -> str | None:
     """What a redirect session's page waits for the cardholder to do: `challenge`, `decoupled`, or None."""
-    state = session.extra.get("challenge")
-    return {"pending": "challenge", "decoupled": "decoupled"}.get(state) if isinstance(state, str) else None
+    return {"pending": "challenge", "decoupled": "decoupled"}.get(session.challenge)
 
 
 def callback(session: Session) -> str:
