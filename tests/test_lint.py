@@ -14,7 +14,7 @@ def run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean():
-    result = run("ruff", "check", "sandbox", "tests")
+    result = run("ruff", "check", "sandbox", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -65,7 +65,7 @@ class ErrorStyle(Protocol):
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """`("buyer", "email")` -> `buyer.email`; list indexes stay numeric: `mandates.0.value`."""
+    """`("buyer", "email")` -> `buyer.email`; list indexes stay numeric: `rules.0.value`."""
     return ".".join(str(part) for part in loc) or "body"
 
 
@@ -86,8 +86,8 @@ def model_errors(
 ) -> list[FieldError]:
     """Validate `data` with `model`; the problems, with paths under `where` (empty when valid).
 
-    For items of one list that take different models (mandates by `type`), so that paths read
-    `mandates.0.value` rather than a tagged union's `mandates.0.maxAmount.value`.
+    For items of one list that take different models (chosen by their `type`), so that paths read
+    `rules.0.value` rather than a tagged union's `rules.0.maxAmount.value`.
     """
     try:
         model.model_validate(data, context=context)

@@ -127,7 +127,7 @@ class Session:
     flow: str
     label: str  # the magic card's label, sent as `mockCard` in mock answers
     reference: str  # the verified object's id, echoed in answers
-    reference_field: str = "purchaseIntentId"
+    reference_field: str  # the name its provider gives that id in answers
     step: str = "new"
     attempts_left: int = OTP_ATTEMPTS
     method_id: str | None = None

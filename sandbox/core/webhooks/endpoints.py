@@ -29,7 +29,7 @@ class Endpoint:
     secret: str
     created_at: str
     tenant: str | None = None
-    events: list[str] | None = None  # patterns such as "purchase_intent.*"; None: every event
+    events: list[str] | None = None  # patterns such as "order.*"; None: every event
     description: str | None = None
     enabled: bool = True
     disabled_reason: str | None = None

@@ -126,7 +126,7 @@ class BasisTheoryAiService:
         if profile.status == "pending":
             intent.ready_ts = now.timestamp() + profile.pending_seconds
         elif profile.status == "verify":
-            intent.verification = Session(profile.flow or "visa_otp", profile.label, intent.id)
+            intent.verification = Session(profile.flow or "visa_otp", profile.label, intent.id, "purchaseIntentId")
         else:
             intent.card = self._virtual_card(project, method.brand, now)
         method.intent_ids.append(intent.id)

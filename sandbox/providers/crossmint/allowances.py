@@ -159,7 +159,7 @@ class Allowances:
 
 def new_session(flow: str, label: str, intent_id: str) -> Session:
     """A fresh verification ceremony for an order intent of either generation; its answers echo `orderIntentId`."""
-    return Session(flow, label, intent_id, reference_field="orderIntentId")
+    return Session(flow, label, intent_id, "orderIntentId")
 
 
 def _rails(method: PaymentMethod, registration: Registration) -> list[Rail]:
