@@ -20,13 +20,14 @@ PROVIDERS = ("dino", "crossmint", "basistheory", "btplatform")
 CONFIGURATION = {"endpoints", "scenarios", "instruction_resolvers"}
 GROWS = {
     "spaces", "objects", "object_slots", "object_index", "deliveries", "delivery_chains", "due", "events",
-    "idempotency_keys", "id_streams", "timers", "logged_requests",
+    "idempotency_keys", "id_streams", "timers", "logged_requests", "probability_streams",
 }
 NOT_RECORDING = {"recorded_steps"}  # the recorder is off in these tests: nothing to record, nothing to reset
 
-# Every receiver answers 500 (scripted: no socket), so every delivery stays pending with a retry due.
+# Every receiver answers 500 (scripted: no socket), so every delivery stays pending with a retry due;
+# the rules draw from their probability streams (which always say yes), so those exist too.
 FAILING_RECEIVERS = "name: receivers-down\nrules:\n" + "".join(
-    f"  - {{provider: {name}, on: deliver, then: {{delivery: {{status: 500}}}}}}\n" for name in PROVIDERS
+    f"  - {{provider: {name}, on: deliver, probability: 1.0, then: {{delivery: {{status: 500}}}}}}\n" for name in PROVIDERS
 )
 BT_KEY = {"BT-API-KEY": "key_test_state"}
 CARD = {"type": "card", "data": {"number": "4242424242424242", "expiration_month": 12, "expiration_year": 2030}}
@@ -58,6 +59,10 @@ async def traffic(api: Api) -> dict[str, Any]:
     made["dino"] = (await api.issued_intent())["id"]
     status, _, _ = await api.request("POST", "/v1/purchase-intents", intent_body(), headers={"Idempotency-Key": "dino-once"})
     assert status == 201
+    # … and a spend request, which waits for its 24-hour cancellation (a timer).
+    status, spend, _ = await api.request("POST", "/v1/spend-requests", {"amount_cents": 60_000, "currency": "usd",
+                                                                        "merchant_name": "AWS", "reason": "GPU runtime"})
+    assert (status, spend["status"]) == (201, "needs_approval"), spend
     # Basis Theory AI: payment method, purchase intent, verification.
     bt = Bt(api.client)
     intent = await bt.intent("4000056655665556")  # frictionless: verified by START
@@ -75,6 +80,8 @@ async def traffic(api: Api) -> dict[str, Any]:
     status, _, _ = await cm.request("POST", "/agents", {"metadata": {"name": "Once"}}, headers={"Idempotency-Key": "cm-once"})
     assert status == 201
     made["crossmint"] = (await cm.intent())["orderIntentId"]
+    allowance = await cm.allowance()  # Gen-2: a registration, an allowance with its rails
+    assert allowance["status"] == "active", allowance
     # Basis Theory platform: a token, a 3-D Secure session, its authentication (with an idempotency key).
     token = await ok(api.client, "POST", "/tokens", CARD, BT_KEY, 201)
     session = await ok(api.client, "POST", "/3ds/sessions", {"token_id": token["id"], "device": "browser"}, BT_KEY, 201)
@@ -83,6 +90,9 @@ async def traffic(api: Api) -> dict[str, Any]:
         {"authentication_category": "payment", "authentication_type": "payment-transaction"}, {**BT_KEY, "BT-IDEMPOTENCY-KEY": "3ds-once"},
     )
     assert auth["authentication_status"] == "successful"
+    tagged = await ok(api.client, "POST", "/tokens", {**CARD, "metadata": {"order": "A-1"}}, BT_KEY, 201)
+    found = await ok(api.client, "POST", "/v2/tokens/search", {"query": "metadata.order:A-1"}, BT_KEY)
+    assert [token["id"] for token in found["data"]] == [tagged["id"]]
     made["btplatform"] = token["id"]
     status, body = await api.control("POST", "/_sandbox/webhooks/flush?timeout=5")
     assert (status, body["flushed"]) == (200, True), body

@@ -110,7 +110,7 @@ class Runtime:
             "id_streams": len(self.ids), "timers": len(self.scheduler),
             "endpoints": len(self.endpoints.all()), "scenarios": len(self.rules.all()),
             "instruction_resolvers": len(self.instructions), "recorded_steps": len(self.recorder.steps) if self.recorder else 0,
-            "logged_requests": len(self.requests),
+            "logged_requests": len(self.requests), "probability_streams": len(self.rules.stream_keys()),
         }
 
 
