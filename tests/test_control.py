@@ -93,6 +93,31 @@ async def test_a_reset_typo_is_an_error_and_resets_nothing(api, body, field, wor
     assert (await api.get(intent["id"]))[0] == 200
 
 
+@pytest.mark.parametrize("query", ["provider=dino", "provider=dinoo&tenant=din_test_alice", "tenant=x"])
+async def test_a_reset_with_its_scope_in_the_query_is_an_error_and_resets_nothing(api, query):
+    """The scope goes in the body: a query string there must not read as "reset everything"."""
+    intent = await api.create()
+    status, answer = await api.control("POST", f"/_sandbox/reset?{query}", {})
+    assert status == 400, answer
+    assert answer["error"]["details"]["field"] == query.split("=")[0]
+    assert "not a query parameter" in answer["error"]["message"]
+    assert (await api.get(intent["id"]))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/_sandbox/events", "/_sandbox/webhook-deliveries", "/_sandbox/objects", "/_sandbox/requests"],
+)
+async def test_a_misspelled_provider_or_parameter_in_a_listing_is_an_error(api, path):
+    await api.create()
+    status, answer = await api.control("GET", f"{path}?provider=dinoo")
+    assert status == 400 and answer["error"]["details"]["field"] == "provider", answer
+    assert "dino, crossmint" in answer["error"]["message"]
+    status, answer = await api.control("GET", f"{path}?providr=dino")
+    assert status == 400 and answer["error"]["details"]["field"] == "providr", answer
+    status, answer = await api.control("GET", f"{path}?provider=dino")
+    assert status == 200, answer
+
+
 async def test_offset_seconds_puts_a_running_clock_back_exactly(api):
     status, clock = await api.control("POST", "/_sandbox/clock", {"offset_seconds": 3600.5})
     assert (status, clock["frozen"], clock["offset_seconds"]) == (200, False, 3600.5)

@@ -17,7 +17,7 @@ style = CONTROL_ERRORS
 
 def operator_api(runtime: Runtime) -> ProviderApi:
     """The API every operator route is served through, the providers' included."""
-    return ProviderApi(runtime, "_sandbox", lambda request: "operator", CONTROL_ERRORS)
+    return ProviderApi(runtime, "_sandbox", lambda request: "operator", CONTROL_ERRORS, strict_query=True)
 
 
 def routes(api: ProviderApi, demo_plan: demo.Plan | None = None) -> list[web.RouteDef]:

@@ -1,6 +1,7 @@
 """The control plane's own error shape: the common `{"error": {code, message, details}}` envelope, generic codes."""
 
-from sandbox.core.errors import EnvelopeStyle, ErrorKind
+from sandbox.core.errors import EnvelopeStyle, ErrorKind, invalid_field
+from sandbox.core.runtime import Runtime
 
 CONTROL_ERRORS = EnvelopeStyle({
     ErrorKind.VALIDATION: (400, "invalid_request"),
@@ -18,3 +19,9 @@ CONTROL_ERRORS = EnvelopeStyle({
     ErrorKind.RATE_LIMITED: (429, "rate_limited"),
     ErrorKind.INTERNAL: (500, "internal_error"),
 })
+
+
+def known_provider(rt: Runtime, provider: str | None, *, also: tuple[str, ...] = ()) -> None:
+    """A misspelled provider is an error, never a filter that matches nothing (or a reset of all)."""
+    if provider is not None and provider not in rt.providers and provider not in also:
+        raise invalid_field("provider", f"must be one of {', '.join([*rt.providers.names, *also])}")

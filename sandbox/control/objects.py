@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from sandbox.control.errors import known_provider
 from sandbox.control.models import ObjectQuery
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.clock import parse_instant
-from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
+from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.events import Event
 from sandbox.core.openapi import OBJECT, ResponseDoc
 from sandbox.core.requests import LoggedRequest, redact_text
@@ -45,8 +46,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def list_objects(call: Call) -> Reply:
         query = call.query(ObjectQuery)
-        if query.provider is not None and query.provider not in rt.providers:
-            raise invalid_field("provider", f"must be one of {', '.join(rt.providers.names)}")
+        known_provider(rt, query.provider)
         store = listing(rt.store)
         wanted = query.q.lower() if query.q is not None else None
         data: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from sandbox.control.errors import known_provider
 from sandbox.core.api import Call, InThread, ProviderApi, Reply
 from sandbox.core.requests import STATUS_PATTERN, UNLOGGED, render
 
@@ -31,6 +32,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
     def requests(call: Call) -> Reply:
         call.request[UNLOGGED] = True
         query = call.query(RequestQuery)
+        known_provider(rt, query.provider, also=(api.provider,))  # the control plane's own requests too
         found = rt.requests.query(
             provider=query.provider, tenant=query.tenant, path=query.path, status=query.status, method=query.method,
             since=query.since, limit=query.limit,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from sandbox import __version__
+from sandbox.control.errors import known_provider
 from sandbox.control.models import AdvanceClock, EventQuery, Reset, SetClock
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.errors import invalid_field
@@ -58,6 +59,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def events(call: Call) -> Reply:
         query = call.query(EventQuery)
+        known_provider(rt, query.provider)
         found = rt.events.query(provider=query.provider, tenant=query.tenant, type=query.type, object_id=query.object_id)
         return Reply({"object": "list", "data": [event.summary() for event in found[-query.limit:]]})
 
@@ -80,8 +82,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
 def check_scope(rt: Runtime, provider: str | None, tenant: str | None) -> None:
     """A typo in a reset must be an error, never a reset of nothing."""
-    if provider is not None and provider not in rt.providers:
-        raise invalid_field("provider", f"must be one of {', '.join(rt.providers.names)}")
+    known_provider(rt, provider)
     if tenant is None:
         return
     if not tenant or tenant != tenant.strip():

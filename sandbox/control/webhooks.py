@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import ValidationError
 
+from sandbox.control.errors import known_provider
 from sandbox.control.models import DeliveryQuery, EndpointBody, EndpointPatch, Flush, Rotate
 from sandbox.core.api import Call, ProviderApi, Reply
 from sandbox.core.clock import iso
-from sandbox.core.errors import ErrorKind, SandboxError, from_validation, invalid_field
+from sandbox.core.errors import ErrorKind, SandboxError, from_validation
 from sandbox.core.http import json_response
 from sandbox.core.openapi import ResponseDoc
 from sandbox.core.persistence import outside_turn
@@ -29,8 +30,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def create(call: Call) -> Reply:
         body = call.parse(EndpointBody)
-        if body.provider not in rt.providers:
-            raise invalid_field("provider", f"must be one of {', '.join(rt.providers.names)}")
+        known_provider(rt, body.provider)
         options = body.model_dump(exclude={"provider", "url"}, exclude_none=True)
         return show(rt.endpoints.add(body.provider, body.url, iso(rt.clock.now()), **options), 201)
 
@@ -61,6 +61,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
 
     def deliveries(call: Call) -> Reply:
         query = call.query(DeliveryQuery)
+        known_provider(rt, query.provider)
         found = rt.outbox.query(**query.model_dump(exclude={"limit"}))
         return Reply({"object": "list", "data": [d.to_wire() for d in found[-query.limit:]]})
 

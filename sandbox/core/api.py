@@ -101,7 +101,7 @@ class ProviderApi:
     def __init__(
         self, runtime: Runtime, provider: str, authenticate: Authenticator, style: ErrorStyle,
         idempotency_header: str = IDEMPOTENCY_HEADER, unsaved_statuses: frozenset[int] = UNSAVED_STATUSES,
-        idempotent_methods: frozenset[str] = frozenset(), trailing_slash: bool = False,
+        idempotent_methods: frozenset[str] = frozenset(), trailing_slash: bool = False, strict_query: bool = False,
     ) -> None:
         self.idempotency_header = idempotency_header  # a provider may name its own
         self.unsaved_statuses = unsaved_statuses  # answers not kept for a key, so a retry can succeed
@@ -110,6 +110,9 @@ class ProviderApi:
         # Serve `/things/` as `/things` (clients that join a base path and "/" send both), one
         # resource per route: the documents and the route table show each path once.
         self.trailing_slash = trailing_slash
+        # A query parameter the route does not declare is a 400 rather than ignored: for the control
+        # plane, where `POST /_sandbox/reset?provider=x` must not reset everything.
+        self.strict_query = strict_query
         self.runtime = runtime
         self.provider = provider
         self.authenticate = authenticate
@@ -136,8 +139,11 @@ class ProviderApi:
         (`core/openapi.py`)."""
         if idempotent is None:
             idempotent = method in self.idempotent_methods
+        accepted = _parameters(query) if self.strict_query else None
 
         async def endpoint(request: web.Request) -> web.StreamResponse:
+            if accepted is not None and request.query_string:
+                _refuse_undeclared(request, accepted)
             space = Space(self.provider, self.authenticate(request))
             body = await read_json(request) if request.method != "GET" else None
             call = Call(request, space, body)
@@ -332,3 +338,17 @@ def _replay(stored: StoredResponse, key: str, header: str) -> web.Response:
     headers[header] = key
     headers["Idempotent-Replayed"] = "true"
     return web.Response(body=stored.body, status=stored.status, headers=headers)
+
+
+def _parameters(query: type[BaseModel] | None) -> frozenset[str]:
+    """The query parameters a route's model declares (by the name sent)."""
+    if query is None:
+        return frozenset()
+    return frozenset(field.alias or name for name, field in query.model_fields.items())
+
+
+def _refuse_undeclared(request: web.Request, accepted: frozenset[str]) -> None:
+    unknown = sorted(set(request.query) - accepted)
+    if unknown:
+        takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes none"
+        raise invalid_field(unknown[0], f"is not a query parameter of this route ({takes})")
