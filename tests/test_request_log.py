@@ -245,6 +245,17 @@ async def test_info_logs_one_line_per_request(make_api, caplog):
     assert isinstance(line["duration_ms"], float) and line["time"].endswith("Z")
 
 
+async def test_an_access_line_carries_the_near_miss(make_api, caplog):
+    caplog.set_level(logging.INFO, logger="sandbox.requests")
+    api = await make_api(request_log_size=0)
+    status, _, _ = await api.request("POST", "/v1/purchase-intent", intent_body())
+    assert status == 404
+    (record,) = [r for r in caplog.records if r.name == "sandbox.requests"]
+    assert record.getMessage().endswith(f"ms {KEY} (did you mean POST /v1/purchase-intents?)")
+    line = json.loads(JsonLogFormatter().format(record))
+    assert (line["status"], line["hint"]) == (404, "did you mean POST /v1/purchase-intents?")
+
+
 def test_serve_logs_json_lines_and_names_scenarios_at_start(serve, tmp_path):
     import urllib.request
 

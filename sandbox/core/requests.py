@@ -203,13 +203,17 @@ async def logged_body(request: web.Request, status: int) -> bytes | None:
 
 
 def _access_line(request: web.Request, status: int, duration: float, provider: str | None, tenant: str | None) -> None:
-    access_log.info(
-        "%s %s %d %.1fms %s", request.method, request.path, status, duration * 1000, tenant or "-",
-        extra={"fields": {
-            "method": request.method, "path": request.path, "status": status, "duration_ms": round(duration * 1000, 3),
-            "provider": provider, "tenant": tenant,
-        }},
-    )
+    hint = request.get(HINT) if status >= 400 else None  # the near miss: the nearest route, or the id's other tenant
+    fields = {
+        "method": request.method, "path": request.path, "status": status, "duration_ms": round(duration * 1000, 3),
+        "provider": provider, "tenant": tenant,
+    }
+    if hint is None:
+        access_log.info("%s %s %d %.1fms %s", request.method, request.path, status, duration * 1000, tenant or "-",
+                        extra={"fields": fields})
+    else:
+        access_log.info("%s %s %d %.1fms %s (%s)", request.method, request.path, status, duration * 1000, tenant or "-", hint,
+                        extra={"fields": {**fields, "hint": hint}})
 
 
 class JsonLogFormatter(logging.Formatter):
