@@ -65,6 +65,19 @@ async def test_an_unreadable_approval_form_is_400_and_decides_nothing(api, conte
     assert (await api.get(intent["id"]))[1]["status"] == "needs_approval"
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded; charset=bogus-cs", "multipart/form-data"],
+)
+@pytest.mark.parametrize("admin_token", [None, "adm-9f2c1e7a5b3d4c6e8f0a"])
+async def test_an_unreadable_login_form_is_400_and_signs_nobody_in(make_api, content_type, admin_token):
+    api = await make_api(admin_token=admin_token)
+    async with api.client.post(
+        "/_sandbox/login", data=b"token=adm-9f2c1e7a5b3d4c6e8f0a", headers={"Content-Type": content_type}, allow_redirects=False,
+    ) as resp:
+        assert resp.status == 400 and "Set-Cookie" not in resp.headers
+        assert admin_token is None or "could not be read" in await resp.text()  # else the page says no token is set
+
+
 async def test_a_body_that_is_not_gzip_as_it_says_is_400_in_the_providers_shape(api):
     status, body, headers = await api.request(
         "POST", "/v1/purchase-intents", data=b'{"a": 1}', headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},

@@ -34,7 +34,7 @@ from aiohttp.typedefs import Middleware
 
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.http import SAFE_METHODS, ErrorRouter
-from sandbox.core.pages import render_page
+from sandbox.core.pages import read_form, render_page
 from sandbox.core.requests import UNLOGGED
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -457,9 +457,8 @@ class ControlGuard:
             response = web.HTTPSeeOther(self.login_path)
             response.del_cookie(COOKIE, path=self.prefix)
             raise response
-        try:
-            form = await request.post()
-        except ValueError:
+        form = await read_form(request)
+        if form is None:
             return self._login_page(self.login_path, notice="The form could not be read.", status=400)
         target = self._next(form.get("next"))
         if self._token is None or self._session is None:
