@@ -25,7 +25,7 @@ from sandbox.core.registry import Provider
 from sandbox.core.requests import request_notes
 from sandbox.core.runtime import RUNTIME, SYSTEM, Runtime
 from sandbox.core.scenarios.loader import ScenarioError, load
-from sandbox.core.scenarios.rules import OutcomeCatalog
+from sandbox.core.scenarios.rules import OutcomeCatalog, TooManyRules
 from sandbox.core.security import ADDRESSES, Addresses, ControlGuard, Origins
 from sandbox.core.webhooks.targets import WebhookTargets
 from sandbox.demo import plan as demo_plan
@@ -115,7 +115,10 @@ def _load_scenarios(runtime: Runtime, paths: Iterable[str], resumed: bool = Fals
             raise ConfigError(f"--scenario {path}: {exc}") from None
         if resumed and any(s.name == loaded.scenario.name and s.tenant is None for s in runtime.rules.all()):
             continue
-        runtime.rules.load(runtime.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules)
+        try:
+            runtime.rules.load(runtime.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules)
+        except TooManyRules as exc:
+            raise ConfigError(f"--scenario {path}: {exc}") from None
 
 
 def _unique(routes: list[web.RouteDef]) -> list[web.RouteDef]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sandbox.core.scenarios.rules import MAX_LOADED_RULES
 
 from tests.conftest import SEED_ISSUE
 
@@ -152,3 +153,21 @@ async def test_the_request_log_redacts_crafted_bodies_in_linear_time(api):
     status, log = await api.control("GET", "/_sandbox/requests?limit=100")
     assert status == 200 and len(log["data"]) == 21
     assert "c2lnbmF0dXJl" not in str(log["data"][0]) and "eyJzdWIiOiJ4In0" in str(log["data"][0])
+
+
+async def test_loaded_rules_are_bounded_in_all(api):
+    """Each request is checked against every loaded rule: scenarios loaded one after another must not
+    add up past what one request can afford (core/scenarios/rules.py MAX_LOADED_RULES)."""
+    rule = "  - {on: request, when: {path: {regex: '^/never/%d$'}}, then: {fault: {status: 503}}}\n"
+    half = "name: half\nrules:\n" + "".join(rule % n for n in range(MAX_LOADED_RULES // 2))
+    for _ in range(2):
+        status, body = await load_rules(api, half)
+        assert status == 201, body
+    status, body = await load_rules(api, "name: one-more\nrules:\n" + rule % 0)
+    assert status == 400 and body["error"]["details"]["field"] == "rules", body
+    assert f"at most {MAX_LOADED_RULES}" in body["error"]["message"]
+    status, listing = await api.control("GET", "/_sandbox/scenarios")
+    assert [s["name"] for s in listing["data"]] == ["half", "half"]
+    await api.control("DELETE", f"/_sandbox/scenarios/{listing['data'][0]['id']}")
+    status, body = await load_rules(api, "name: one-more\nrules:\n" + rule % 0)
+    assert status == 201, body

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from sandbox.core.api import Call, ProviderApi, Reply
-from sandbox.core.errors import ErrorKind, FieldError, SandboxError
+from sandbox.core.errors import ErrorKind, FieldError, SandboxError, invalid_field
 from sandbox.core.http import json_response
 from sandbox.core.limits import collector_paused
 from sandbox.core.openapi import ResponseDoc
@@ -17,7 +17,7 @@ from sandbox.core.runtime import SYSTEM
 from sandbox.core.scenarios.loader import Loaded, ScenarioError, parse
 from sandbox.core.scenarios.model import Scenario
 from sandbox.core.scenarios.recorder import dump
-from sandbox.core.scenarios.rules import OutcomeCatalog
+from sandbox.core.scenarios.rules import OutcomeCatalog, TooManyRules
 
 
 class Recording(BaseModel):
@@ -51,7 +51,10 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
             fields = [FieldError(p.field, f"{p.message} (line {p.line})" if p.line else p.message) for p in exc.problems]
             raise SandboxError(ErrorKind.VALIDATION, "Invalid scenario: " + "; ".join(map(str, exc.problems)), fields=fields) from None
         tenant = request.query.get("tenant") or None
-        scenario = rt.rules.load(rt.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules, tenant)
+        try:
+            scenario = rt.rules.load(rt.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules, tenant)
+        except TooManyRules as exc:
+            raise invalid_field("rules", str(exc)) from None
         return json_response(scenario.to_wire(), 201)
 
     def list_loaded(call: Call) -> Reply:

@@ -230,6 +230,15 @@ class LoadedRules:
         }
 
 
+# Every request a rule could concern is checked against each loaded rule in turn: about as many as
+# the largest scenario file holds (512 KiB) keeps that under the 100 ms a request may take.
+MAX_LOADED_RULES = 5_000
+
+
+class TooManyRules(ValueError):
+    pass
+
+
 class RuleBook:
     """The scenarios loaded into a running sandbox, searched in load order."""
 
@@ -242,6 +251,12 @@ class RuleBook:
         self.touched_streams: set[tuple[str, str | None, str | None]] | None = None
 
     def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> LoadedRules:
+        held = sum(len(loaded.rules) for loaded in self._loaded.values())
+        if held + len(rules) > MAX_LOADED_RULES:
+            raise TooManyRules(
+                f"{len(rules)} more rules would make {held + len(rules)} loaded; at most {MAX_LOADED_RULES} are held at once "
+                "(unload a scenario first: DELETE /_sandbox/scenarios/{id})",
+            )
         loaded = LoadedRules(scenario_id, name, tenant, list(rules), [0] * len(rules))
         self.restore(scenario_id, loaded)
         if self.touched is not None:
