@@ -355,3 +355,25 @@ async def test_options_asterisk_answers_in_json_and_is_logged(served):
     read_log = b"GET /_sandbox/requests?method=OPTIONS HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     status, _, logged = await exchange(port, read_log)
     assert status == 200 and [entry["path"] for entry in json.loads(logged)["data"]] == ["*"], logged
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "shape"),
+    [
+        (b"example.com:443", 404, None),  # a proxy's tunnel: this is no proxy
+        (b"/v1/purchase-intents", 405, None),
+        (b"/api/2025-06-09/agents", 405, crossmint),
+    ],
+)
+async def test_connect_is_answered_in_the_owners_shape_and_logged(served, target, status, shape):
+    port = await served()
+    answer_status, headers, body = await exchange(port, b"CONNECT " + target + b" HTTP/1.1\r\n" + HOST + b"Connection: close\r\n\r\n")
+    assert answer_status == status and headers["content-type"].startswith("application/json"), body
+    parsed = json.loads(body)
+    if shape is not None:
+        shape(status, parsed)
+    message = parsed["message"] if shape is crossmint else parsed["error"]["message"]
+    assert message.startswith("No route for CONNECT /" if status == 404 else f"Method CONNECT is not allowed on {target.decode()}")
+    _, _, logged = await exchange(port, b"GET /_sandbox/requests?limit=1 HTTP/1.1\r\n" + HOST + b"Connection: close\r\n\r\n")
+    (entry,) = json.loads(logged)["data"]
+    assert (entry["method"], entry["status"]) == ("CONNECT", status)

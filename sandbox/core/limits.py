@@ -29,7 +29,7 @@ import gc
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -40,6 +40,7 @@ from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, HttpProcessing
 from aiohttp.streams import EMPTY_PAYLOAD
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
+from yarl import URL
 
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.http import ERRORS, BadBody, BodyTimeout, ErrorRouter, error_response
@@ -324,7 +325,7 @@ class SandboxRunner(web.AppRunner):
         made = await super()._make_server()  # runs the app's startup, as aiohttp does
         kwargs = {k: v for k, v in self._kwargs.items() if k not in ("handler_cancellation", "loop")}
         return _TimedServer(
-            made.request_handler, request_factory=made.request_factory, handler_cancellation=made.handler_cancellation,
+            _with_a_path(made.request_handler), request_factory=made.request_factory, handler_cancellation=made.handler_cancellation,
             loop=asyncio.get_running_loop(), read_timeout=self._read_timeout, errors=self.app.get(ERRORS), **kwargs,
         )
 
@@ -382,3 +383,17 @@ def collector_paused() -> Iterator[None]:
             if _collector_holders == 0 and _collector_was_enabled:
                 gc.enable()
 
+
+
+def _with_a_path(handle: Callable[[BaseRequest], Awaitable[web.StreamResponse]]) -> Callable[[BaseRequest], Awaitable[web.StreamResponse]]:
+    """aiohttp reads a CONNECT's target as an authority (`host:port`), so the request has no path
+    and no route, not even the catch-all, can take it: aiohttp answered a bare text 404, unlogged.
+    Given the target as its path (or `/`), it is answered and logged like any other request."""
+
+    async def handler(request: BaseRequest) -> web.StreamResponse:
+        if request.method == "CONNECT":
+            target = request.raw_path
+            request = request.clone(rel_url=URL.build(path=target if target.startswith("/") else "/", encoded=True))
+        return await handle(request)
+
+    return handler
