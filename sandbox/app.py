@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[FRAME_ANCESTORS] = frame_ancestors(settings.cors_origins, loopback=settings.cors_loopback)  # who may frame the pages
     app[ERRORS] = errors  # parser rejects answer in the owning provider's shape too (core/limits.py)
     operator = control.operator_api(runtime)
-    routes: list[web.RouteDef] = []
+    routes: list[web.RouteDef] = guard.routes(operator)
     for provider in emulated:
         runtime.providers.register(provider)
         errors.add(provider.prefixes, provider.style)

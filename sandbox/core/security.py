@@ -26,16 +26,21 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from pydantic import BaseModel
 
 from sandbox.core.errors import ErrorKind, SandboxError
 from sandbox.core.http import SAFE_METHODS, ErrorRouter
+from sandbox.core.openapi import ResponseDoc
 from sandbox.core.pages import read_form, render_page
 from sandbox.core.requests import UNLOGGED
+
+if TYPE_CHECKING:
+    from sandbox.core.api import ProviderApi
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -441,6 +446,23 @@ class ControlGuard:
 
     # -- the login page ---------------------------------------------------------------------------
 
+    def routes(self, api: ProviderApi) -> list[web.RouteDef]:
+        """The sign-in and sign-out pages, in the control plane's document. The guard answers them
+        itself, before any route, so they behave the same with or without these."""
+        page = ResponseDoc("The page", media_type="text/html")
+        back = ResponseDoc("Signed in or out: on to `next` (the dashboard by default) or the sign-in page", media_type=None)
+        return [
+            api.document("GET", self.login_path, self._login, query=LoginQuery, responses={200: page},
+                         summary="Sign in with the admin token (a page; with no token set, it says so)"),
+            api.document("POST", self.login_path, self._login, body=LoginForm, body_media="application/x-www-form-urlencoded",
+                         summary="Sign in: sets an HttpOnly, SameSite=Strict cookie for /_sandbox", responses={
+                             303: back, 400: ResponseDoc("The form could not be read (the page, saying so)", media_type="text/html"),
+                             401: ResponseDoc("Not this sandbox's admin token (the page, saying so)", media_type="text/html"),
+                         }),
+            api.document("GET", self.logout_path, self._login, summary="The sign-out page", responses={200: page}),
+            api.document("POST", self.logout_path, self._login, summary="Sign out: forgets the cookie", responses={303: back}),
+        ]
+
     async def _login(self, request: web.Request) -> web.StreamResponse:
         if request.method in ("GET", "HEAD"):
             if request.path == self.logout_path:
@@ -508,3 +530,12 @@ class ControlGuard:
         page.headers["Cache-Control"] = "no-store"
         page.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
         return page
+
+
+class LoginQuery(BaseModel):
+    next: str | None = None  # where to go once signed in: a path of the control plane
+
+
+class LoginForm(BaseModel):
+    token: str
+    next: str | None = None
