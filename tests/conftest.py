@@ -162,16 +162,25 @@ class Receiver:
         self.requests: list[tuple[dict, bytes]] = []
         self.script: list = []  # statuses (or callables) to answer with, then 200
         self.gate: asyncio.Event | None = None
+        self._arrived = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.requests.append((dict(request.headers), body))
+        self._arrived.set()
         if self.gate is not None:
             await self.gate.wait()
         answer = self.script.pop(0) if self.script else 200
         if isinstance(answer, tuple):
             return web.Response(status=answer[0], headers=answer[1], text="retry later")
         return web.Response(status=answer, text="ok" if answer < 300 else "nope")
+
+    async def wait_for(self, count: int, timeout: float = 10) -> None:
+        """Until `count` requests have arrived: woken by each arrival, never by polling."""
+        async with asyncio.timeout(timeout):
+            while len(self.requests) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
 
 
 @pytest.fixture

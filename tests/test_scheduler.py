@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import standardwebhooks
 
 from tests.bt import Bt
-from tests.test_webhooks import flush, register, sandbox  # noqa: F401  (fixtures)
+from tests.test_webhooks import dino_recipe, flush, register, sandbox  # noqa: F401  (fixtures)
 
 
 async def advance(api, seconds: float) -> None:
@@ -99,3 +101,28 @@ async def test_two_moments_passed_by_one_advance_fire_as_they_would_one_by_one(c
     assert await cm.events(intent["orderIntentId"]) == [
         "order-intents.created", "order-intents.verification-required", "order-intents.expired",
     ]
+
+
+async def test_on_a_running_clock_a_timer_fires_at_its_real_moment_with_no_read(api, receiver):
+    """The background path: no advance, no read; the decision's webhook arrives when its moment comes."""
+    endpoint = await register(api, "dino", receiver.url)
+    scenario = (
+        "name: soon\nrules:\n  - {provider: dino, on: authorize, "
+        "then: {status: needs_approval, after: {seconds: 0.5, status: approved}}}\n"
+    )
+    async with api.client.post("/_sandbox/scenarios", data=scenario, headers={"Content-Type": "application/yaml"}) as resp:
+        assert resp.status == 201
+    status, clock = await api.control("POST", "/_sandbox/clock", {"frozen": False})
+    assert (status, clock["frozen"]) == (200, False)
+    intent = await api.create()
+    status, body, _ = await api.authorize(intent["id"])
+    asked = time.monotonic()
+    assert body["status"] == "needs_approval"
+    await receiver.wait_for(3)
+    waited = time.monotonic() - asked
+    payloads = [dino_recipe(endpoint["secret"], headers, body) for headers, body in receiver.requests]
+    assert [p["type"] for p in payloads] == [
+        "purchase_intent.created", "purchase_intent.needs_approval", "purchase_intent.authorized",
+    ]
+    assert payloads[-1]["data"]["purchase_intent"]["status"] == "approved"
+    assert 0.4 < waited < 5, waited  # at its moment: not at once, and without anyone asking
