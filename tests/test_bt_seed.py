@@ -1,6 +1,6 @@
 """The Basis Theory AI seed's curl example (seed 002, docs/research/seeds.md), sent as written."""
 
-from tests.bt import ENTITY, PROJECT
+from tests.bt import ENTITY, PROJECT, Bt
 
 # The -d body of the seed, verbatim. It has one closing brace too many.
 SEED_BODY = '''{
@@ -80,3 +80,31 @@ async def test_with_a_real_payment_method_the_seed_body_creates_an_intent(bt):
     assert [m["type"] for m in body["mandates"]] == ["maxAmount", "expirationTime", "consumer"]
     assert body["mandates"][2]["details"]["address"]["line2"] == "Apt 4B"
     assert "card" not in body
+
+
+async def test_the_documented_objects_repeat_on_seed_7(bt):
+    """docs/basistheory.md shows the README walk-through's payment method and intent as a server
+    started with `--seed 7 --clock 2026-01-01T00:00:00Z` gives them: the same bytes here."""
+    walk = Bt(bt.client, project="proj_demo", entity=ENTITY)
+    method = await walk.payment_method("4000000000000002")
+    assert method == {
+        "id": "f8bdc0e3-f0c1-4d87-9a82-fb107a4662e7", "type": "card", "entityId": "user-12345",
+        "card": {"brand": "visa", "type": "credit",
+                 "details": {"bin": "400000", "last4": "0002", "expirationMonth": "12", "expirationYear": "2030"}},
+        "credentialTypes": ["virtual-card"], "createdAt": "2026-01-01T00:00:00Z",
+    }
+    mandates = [{"type": "maxAmount", "value": "100.00", "details": {"currency": "840", "period": "transaction"}}]
+    status, intent, _ = await walk.request("POST", "/purchase-intents", walk.intent_body(method["id"], mandates=mandates))
+    assert (status, intent["status"]) == (201, "verify"), intent
+    for action, payload in (("START", {}), ("SELECT_OTP", {"methodId": "otp-sms"}), ("VALIDATE_OTP", {"otpCode": "123456"}),
+                            ("AUTHENTICATE_PASSKEY", {})):
+        status, answer, _ = await walk.verify(intent["id"], action, **payload)
+        assert status == 200, answer
+    assert answer["status"] == "VERIFIED"
+    assert await walk.get(intent["id"]) == {
+        "id": "649c4c8c-1929-4643-84fd-bd7a9946ae00", "entityId": "user-12345", "credentialType": "virtual-card",
+        "status": "active", "createdAt": "2026-01-01T00:00:00Z", "expiresAt": "2026-01-02T00:00:00Z",
+        "paymentMethodId": "f8bdc0e3-f0c1-4d87-9a82-fb107a4662e7", "projectId": "proj_demo",
+        "mandates": mandates,
+        "card": {"number": "4857010077027055", "expirationMonth": "01", "expirationYear": "2029", "cvc": "485"},
+    }
