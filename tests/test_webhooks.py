@@ -373,3 +373,29 @@ async def test_unpadded_secrets_sign_like_svix_expects(sandbox, receiver):
         "POST", "/_sandbox/webhook-endpoints", {"provider": "dino", "url": "http://x.test", "secret": "whsec_" + "A" * 17}
     )
     assert status == 400 and resp["error"]["details"]["field"] == "secret"
+
+
+async def test_a_dead_endpoint_with_no_tenant_leaves_room_for_another_tenants_endpoint(sandbox, receiver):
+    """An endpoint with no tenant gets every tenant's events. With its receiver dead, they used to fill
+    the whole outbox, and another tenant's healthy endpoint then got nothing ("the outbox was full").
+    The bounds are made small here; their defaults are in docs/webhooks.md."""
+    settings = sandbox.client.app[RUNTIME].outbox.settings
+    settings.max_pending_per_endpoint, settings.max_pending_per_endpoint_all_tenants, settings.max_pending = 2, 3, 6
+    created = ["purchase_intent.created"]
+    dead = await register(sandbox, "dino", receiver.url.replace("/hooks", "/gone"), events=created)  # every answer a 404
+    for key in ("din_test_t1", "din_test_t2", "din_test_t3"):
+        for _ in range(2):
+            await sandbox.as_key(key).create()
+    await flush(sandbox)
+    assert len(await deliveries(sandbox, endpoint_id=dead["id"], status="pending")) == 3
+    dropped = await deliveries(sandbox, endpoint_id=dead["id"], status="failed")
+    assert len(dropped) == 3 and all(d["attempts"] == [] for d in dropped)
+    assert {d["note"] for d in dropped} == {
+        f"not sent: 3 deliveries to endpoint {dead['id']} were already pending, of all its tenants (its receiver is not keeping up)",
+    }
+    healthy = await register(sandbox, "dino", receiver.url, tenant="din_test_healthy", events=created)
+    for _ in range(3):
+        await sandbox.as_key("din_test_healthy").create()
+    await flush(sandbox)
+    assert [d["status"] for d in await deliveries(sandbox, endpoint_id=healthy["id"])] == ["delivered"] * 3
+    assert len(receiver.requests) == 3

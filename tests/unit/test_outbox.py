@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import copy
 import itertools
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
 from sandbox.core.clock import Clock
 from sandbox.core.events import Event
 from sandbox.core.scenarios.rules import OutcomeCatalog, Rule, RuleBook
@@ -60,13 +62,23 @@ def deliver(status: int | None = None, provider: str = "acme", **more) -> Rule:
     return Rule.model_validate(data, context={"catalog": CATALOG})
 
 
+class PlainSigner:
+    """Signs nothing: for the tests that POST to a real receiver on loopback."""
+
+    def sign(self, secrets, message_id, timestamp, body):
+        return {"X-Test-Id": message_id}
+
+    def headers(self, event, attempt):
+        return {"X-Test-Attempt": str(attempt)}
+
+
 class Harness:
-    def __init__(self, **settings) -> None:
+    def __init__(self, signer=None, **settings) -> None:
         self.clock = Clock(START)
         counter = itertools.count(1)
         self.endpoints = EndpointRegistry(lambda: f"ep_{next(counter)}", lambda: bytes(24))
         self.rules = RecordingRules()
-        self.signer = NoSigner()
+        self.signer = signer or NoSigner()
         dlv = itertools.count(1)
         self.outbox = Outbox(
             self.clock, self.endpoints, self.signer, lambda: f"dlv_{next(dlv)}",
@@ -77,8 +89,9 @@ class Harness:
     def script(self, *rules: Rule) -> None:
         self.rules.load("scn", "script", list(rules))
 
-    def endpoint(self, provider: str = "acme", **options):
-        return self.endpoints.add(provider, f"http://receiver.invalid/{provider}", "2026-01-01T00:00:00.000Z", **options)
+    def endpoint(self, provider: str = "acme", url: str | None = None, **options):
+        url = url or f"http://receiver.invalid/{provider}"
+        return self.endpoints.add(provider, url, "2026-01-01T00:00:00.000Z", **options)
 
     def publish(self, object_id: str = "obj_1", type: str = "thing.updated", provider: str = "acme", tenant: str = "t1") -> Event:
         number = next(self._events)
@@ -418,6 +431,49 @@ async def test_one_tenant_cannot_fill_the_outbox_through_many_endpoints(make):
     assert len(h.outbox.query(tenant="t2", status="pending")) == 1
 
 
+async def test_a_dead_endpoint_with_no_tenant_cannot_fill_the_outbox(make):
+    """An endpoint with no tenant gets every tenant's events: bounded per tenant only, a dead one
+    filled the whole outbox from enough tenants, and another tenant's healthy endpoint then got
+    nothing ("the outbox was full"). Its bound across its tenants leaves room for everyone else."""
+    h = make(max_pending_per_endpoint=3, max_pending_per_endpoint_all_tenants=5, max_pending=8)
+    dead = h.endpoint()  # no tenant
+    h.script(deliver(500, when={"endpoint.id": dead.id}), deliver(200))
+    for tenant in ("t1", "t2", "t3", "t4"):
+        for n in range(3):
+            h.publish(f"{tenant}_{n}", tenant=tenant)
+    await h.flush()
+    assert len(h.outbox.query(endpoint_id=dead.id, status="pending")) == 5
+    dropped = h.outbox.query(endpoint_id=dead.id, status="failed")
+    assert len(dropped) == 12 - 5 and all(d.attempts == [] for d in dropped)
+    assert {d.note for d in dropped} == {
+        f"not sent: 5 deliveries to endpoint {dead.id} were already pending, of all its tenants (its receiver is not keeping up)",
+    }
+    healthy = h.endpoint(tenant="t9")
+    for n in range(6):  # the dead endpoint gets these too, and drops them
+        h.publish(f"t9_{n}", tenant="t9")
+        await h.flush()
+    assert [d.status for d in h.outbox.query(endpoint_id=healthy.id)] == ["delivered"] * 6
+    assert h.outbox.pending_counts()["per_endpoint_all_tenants"] == {dead.id: 5}
+
+
+async def test_the_default_bounds_leave_room_beside_a_dead_endpoint_with_no_tenant(h):
+    """The audit's case, at the default bounds: a dead endpoint with no tenant, 12 tenants of 1 000
+    events each, then 50 events of a tenant with a healthy endpoint of its own."""
+    dead = h.endpoint()
+    h.script(deliver(500, when={"endpoint.id": dead.id}), deliver(200))
+    for tenant in range(12):
+        for n in range(1000):
+            h.publish(f"o{n}", tenant=f"t{tenant}")
+    await h.flush()
+    assert len(h.outbox.query(endpoint_id=dead.id, status="pending")) == 2500
+    assert h.outbox.pending_counts()["total"] == 2500  # 7 500 of the 10 000 left to everyone else
+    healthy = h.endpoint(tenant="healthy")
+    for n in range(50):
+        h.publish(f"h{n}", tenant="healthy")
+    await h.flush()
+    assert [d.status for d in h.outbox.query(endpoint_id=healthy.id)] == ["delivered"] * 50
+
+
 async def test_a_dropped_delivery_stays_in_the_log_until_older_finished_ones_go(make):
     h = make(max_pending=2, max_deliveries=2)
     h.script(deliver(500, when={"event.type": "stuck"}), deliver(200))
@@ -445,14 +501,17 @@ async def test_pending_counts_return_to_zero(make):
     for n in range(3):
         h.publish(f"o{n}")
     await h.flush()
-    assert h.outbox.pending_counts() == {"total": 2, "per_tenant": {("acme", "t1"): 2}, "per_endpoint": {(ep.id, "t1"): 2}}
+    assert h.outbox.pending_counts() == {
+        "total": 2, "per_tenant": {("acme", "t1"): 2}, "per_endpoint": {(ep.id, "t1"): 2}, "per_endpoint_all_tenants": {ep.id: 2},
+    }
+    none = {"total": 0, "per_tenant": {}, "per_endpoint": {}, "per_endpoint_all_tenants": {}}
     for seconds in SCHEDULE:
         await h.advance(seconds)
-    assert h.outbox.pending_counts() == {"total": 0, "per_tenant": {}, "per_endpoint": {}}
+    assert h.outbox.pending_counts() == none
     h.publish("again")
     await h.flush()
     h.outbox.clear()
-    assert h.outbox.pending_counts() == {"total": 0, "per_tenant": {}, "per_endpoint": {}}
+    assert h.outbox.pending_counts() == none
     assert h.outbox.sizes() == {"deliveries": 0, "delivery_chains": 0, "due": 0}
 
 
@@ -546,3 +605,57 @@ async def test_once_stopped_a_finishing_worker_starts_no_other_delivery():
     await asyncio.wait(set(h.outbox._tasks), timeout=5)  # the attempt in flight finishes
     statuses = sorted(d.to_wire()["status"] for d in h.outbox.query())
     assert statuses == ["delivered", "pending", "pending"], statuses
+
+
+async def test_shutdown_cuts_the_attempts_in_flight_which_stay_due_and_log_no_traceback(aiohttp_server, caplog):
+    """Shutdown (run() cancelled, its session closed) with a hanging receiver and more deliveries
+    due: the attempts it cuts are not failures of the receiver, so their deliveries stay due with no
+    attempt recorded, no other attempt starts on the closing session (which used to crash with
+    "Session is closed" and fail the delivery), and nothing is logged as a crash. The next run
+    delivers them all. A real receiver on loopback: the closing session is what is under test."""
+    release, hung = asyncio.Event(), asyncio.Event()
+    received: list[str] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append(request.headers["X-Test-Id"])
+        if len(received) <= 2:  # the first two hang until the test ends
+            if len(received) == 2:
+                hung.set()
+            await release.wait()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hooks", receive)
+    server = await aiohttp_server(app)
+    h = Harness(signer=lambda provider: PlainSigner(), concurrency_per_endpoint=2, timeout_seconds=30.0)
+    h.endpoint(url=str(server.make_url("/hooks")))
+    try:
+        task = asyncio.get_running_loop().create_task(h.outbox.run())
+        try:
+            for n in range(6):
+                h.publish(object_id=f"obj_{n}")  # six objects: only the endpoint's two slots order them
+            await asyncio.wait_for(hung.wait(), 5)
+        finally:
+            await stop(task)  # as aiohttp's cleanup context does at SIGTERM
+        if h.outbox._tasks:  # noqa: SLF001 - the workers cut by the closed session end
+            await asyncio.wait(set(h.outbox._tasks), timeout=5)  # noqa: SLF001
+        assert not h.outbox._tasks  # noqa: SLF001
+        crashes = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert crashes == []
+        assert len(received) == 2  # nothing was sent after the shutdown began
+        wires = [d.to_wire() for d in h.outbox.query()]
+        assert [(w["status"], w["attempts"], w["next_attempt_at"]) for w in wires[:2]] == [
+            ("pending", [], "2026-01-01T00:00:00.000Z"),
+        ] * 2  # due as they were: a shutdown is no failed attempt of the receiver
+        assert [(w["status"], w["attempts"]) for w in wires[2:]] == [("pending", [])] * 4
+
+        task = asyncio.get_running_loop().create_task(h.outbox.run())  # the next run (a restart)
+        try:
+            await h.flush()
+        finally:
+            await stop(task)
+        wires = [d.to_wire() for d in h.outbox.query()]
+        assert [(w["status"], statuses(w), w["attempts"][0]["attempt"]) for w in wires] == [("delivered", [200], 1)] * 6
+        assert sorted(received[2:]) == sorted(w["event_id"] for w in wires)
+    finally:
+        release.set()

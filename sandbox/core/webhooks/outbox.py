@@ -6,9 +6,13 @@
 - Deliveries of one object to one endpoint go out in order: a later one waits until the
   earlier one is delivered or has given up.
 - One receiver cannot hold up another: each endpoint has its own attempts in flight (4) within
-  the global cap, and its own bound of pending deliveries per tenant, within a bound per tenant
-  and the global one (the last resort). A delivery over a bound is recorded as failed with a
-  note, and stays in the log like any finished delivery: the oldest finished ones go first.
+  the global cap, and its own bound of pending deliveries per tenant, within a bound per endpoint
+  across its tenants (one with no tenant gets every tenant's events), a bound per tenant across
+  endpoints, and the global one (the last resort), which no one endpoint or tenant can fill. A
+  delivery over a bound is recorded as failed with a note, and stays in the log like any
+  finished delivery: the oldest finished ones go first.
+- Stopping (shutdown) starts no attempt, then cuts those in flight: a cut attempt is not recorded
+  and its delivery stays due, for the next run.
 - Signature timestamps are real time, because receivers check them against their own clocks.
 """
 
@@ -101,11 +105,18 @@ class OutboxSettings:
     max_deliveries: int = 10_000  # finished deliveries kept in the log; beyond this the oldest finished go
     # Beyond these, a new delivery fails at once: a dead receiver must not eat memory, nor crowd out others.
     max_pending_per_endpoint: int = 1_000  # one endpoint's deliveries of one tenant
+    # One endpoint's, across its tenants: a dead receiver with no tenant (it gets every tenant's events)
+    # holds a quarter of `max_pending`, and leaves the rest to every other endpoint.
+    max_pending_per_endpoint_all_tenants: int = 2_500
     max_pending_per_tenant: int = 2_500  # one tenant's (of one provider), across endpoints
     max_pending: int = 10_000  # everything: the last resort
 
 
 Entry = tuple[float, int, str]  # (due timestamp, sequence, delivery id)
+
+
+class Stopped(Exception):
+    """An attempt that the outbox stopping (shutdown) cut, or that it no longer starts."""
 
 
 class Outbox:
@@ -133,6 +144,7 @@ class Outbox:
         self._pending = 0
         self._pending_per_tenant: Counter[tuple[str, str]] = Counter()  # (provider, tenant)
         self._pending_per_endpoint: Counter[tuple[str, str]] = Counter()  # (endpoint id, tenant)
+        self._pending_per_endpoint_all_tenants: Counter[str] = Counter()  # endpoint id
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -268,6 +280,7 @@ class Outbox:
         """What the bounds are checked against (counts at zero are not kept)."""
         return {
             "total": self._pending, "per_tenant": dict(self._pending_per_tenant), "per_endpoint": dict(self._pending_per_endpoint),
+            "per_endpoint_all_tenants": dict(self._pending_per_endpoint_all_tenants),
         }
 
     def clear(self, provider: str | None = None, tenant: str | None = None) -> None:
@@ -305,17 +318,21 @@ class Outbox:
         # per attempt in flight.
         connector = aiohttp.TCPConnector(limit=max(self.settings.concurrency, 1), ttl_dns_cache=10)
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
-        self._running = True
+        session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        self._session, self._running = session, True
         try:
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-                self._session = session
-                while True:
-                    self._start_due()
-                    await self._sleep()
+            while True:
+                self._start_due()
+                await self._sleep()
         finally:
-            # Stopped (shutdown): a worker finishing its attempt now must start no other, with the
-            # session closed; what is due stays due, for the next run.
+            # Stopped (shutdown). First no attempt may start (a worker finishing one starts no other),
+            # then the session closes, which cuts those in flight: what is due stays due, for the next run.
             self._running = False
+            try:
+                await session.close()
+            finally:
+                if self._session is session:
+                    self._session = None
 
     async def flush(self, timeout: float) -> bool:
         """Wait until nothing is due now and nothing is in flight; False if `timeout` passed first."""
@@ -489,6 +506,11 @@ class Outbox:
                 delivery.claim = None
                 delivery.attempts.append(attempt)
                 self._decide(delivery, endpoint, status, retry_after)
+        except Stopped:
+            # Cut by the shutdown, or not begun: no answer of the receiver, so nothing is recorded (nor
+            # a retry used up). It stays due as it was, for the next run; a shared store's claim runs out.
+            log.debug("webhook delivery %s cut by the shutdown; it stays due", delivery.id)
+            self._push_due(delivery)
         except Exception:  # a delivery bug must never kill the worker loop
             log.exception("webhook delivery %s crashed", delivery.id)
             self._finish(delivery, "failed")
@@ -520,11 +542,12 @@ class Outbox:
         headers["Content-Type"] = "application/json"
         headers["User-Agent"] = "sandbox-webhooks"
         at, started = iso(self._clock.now()), time.perf_counter()
-        if self._session is None:  # attempts start only from run(), which opens the session
-            raise RuntimeError("the outbox is not running")
         refused = await self._registry.delivery_refusal(endpoint.url)  # never the sandbox itself (core/webhooks/targets.py)
         if refused is not None:
             return Attempt(number, at, None, 0.0, error=refused), None, None
+        # Checked with no await before the request starts: while `run` runs, its session is open.
+        if not self._running or self._session is None:
+            raise Stopped
         try:
             async with self._session.post(endpoint.url, data=delivery.body, headers=headers, allow_redirects=False) as resp:
                 excerpt = (await resp.content.read(EXCERPT)).decode("utf-8", "replace")
@@ -532,6 +555,8 @@ class Outbox:
                 attempt = Attempt(number, at, resp.status, latency, excerpt, request_headers=headers)
                 return attempt, resp.status, _retry_after(resp.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            if not self._running:
+                raise Stopped from exc  # the shutdown closed the session under it: no answer of the receiver
             latency = round((time.perf_counter() - started) * 1000, 1)
             message = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
             return Attempt(number, at, None, latency, error=message, request_headers=headers), None, None
@@ -577,12 +602,19 @@ class Outbox:
     # -- bounds ----------------------------------------------------------------------------
 
     def _full(self, delivery: Delivery) -> str | None:
-        """Why a new delivery cannot be pending, or None: its endpoint's share first, then its tenant's, then the outbox's."""
+        """Why a new delivery cannot be pending, or None: its endpoint's bounds first (for its tenant, then
+        for all), then its tenant's, then the outbox's."""
         event, settings = delivery.event, self.settings
         pending = self._pending_per_endpoint[(delivery.endpoint_id, event.tenant)]
         if pending >= settings.max_pending_per_endpoint:
             return (
                 f"{pending} deliveries of tenant {event.tenant} to endpoint {delivery.endpoint_id} were already pending "
+                "(its receiver is not keeping up)"
+            )
+        pending = self._pending_per_endpoint_all_tenants[delivery.endpoint_id]
+        if pending >= settings.max_pending_per_endpoint_all_tenants:
+            return (
+                f"{pending} deliveries to endpoint {delivery.endpoint_id} were already pending, of all its tenants "
                 "(its receiver is not keeping up)"
             )
         pending = self._pending_per_tenant[(event.provider, event.tenant)]
@@ -594,10 +626,12 @@ class Outbox:
 
     def _count_pending(self, delivery: Delivery, change: int) -> None:
         self._pending += change
-        for counter, key in (
+        counters: tuple[tuple[Counter[Any], Any], ...] = (
             (self._pending_per_tenant, (delivery.event.provider, delivery.event.tenant)),
             (self._pending_per_endpoint, (delivery.endpoint_id, delivery.event.tenant)),
-        ):
+            (self._pending_per_endpoint_all_tenants, delivery.endpoint_id),
+        )
+        for counter, key in counters:
             counter[key] += change
             if counter[key] <= 0:
                 del counter[key]
