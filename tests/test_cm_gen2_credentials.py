@@ -11,7 +11,7 @@ from joserfc.errors import DecodeError
 from joserfc.jwk import RSAKey
 from sandbox.core.cards import luhn_ok
 
-from tests.cm import MERCHANT, SHOP
+from tests.cm import MERCHANT, SHOP, Cm
 
 USD = {"value": "10.00", "currency": "USD"}
 AGENTIC = {"rail": "agentic-token", "provider": "vic", "amount": USD, "credential": {"format": "card"}}
@@ -125,6 +125,35 @@ async def test_the_jwk_messages_say_what_is_wrong(cm):
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     _, resp, _ = await cm.mint(intent["orderIntentId"], encrypted(jwk(small)))
     assert resp["message"] == ["credential.publicKey the modulus must be 2048 to 8192 bits, not 1024"]
+
+
+async def mint_after(cm, refused: dict | None) -> tuple[dict, list[str]]:
+    """An allowance, then (maybe) a refused credential body, then a good encrypted-card credential."""
+    oid = (await cm.allowance())["orderIntentId"]
+    if refused is not None:
+        status, resp, _ = await cm.mint(oid, refused)
+        assert status == 400 and resp["message"] == ["credential.publicKey the modulus n must be odd: it is no RSA modulus"], resp
+        assert resp["error"] == "Bad Request" and resp["statusCode"] == 400
+        assert (await balances(cm, oid))["reserved"] == "0.00"
+        assert "order-intents.credentials-issued" not in await cm.events(oid)
+    status, body, _ = await cm.mint(oid, {**encrypted(), "amount": USD})
+    assert status == 201, body
+    # RSA-OAEP pads with fresh random bytes, so the wrapped key differs from run to run; the rest
+    # (header, IV, ciphertext, tag) comes from the seed's content key and IV.
+    parts = body["credential"].pop("value").split(".")
+    return body, [parts[0], *parts[2:]]
+
+
+@pytest.mark.parametrize("n", [
+    KEY.public_key().public_numbers().n + 1,  # a 2048-bit even number
+    2 ** 8191,  # the largest size allowed, and even
+], ids=["2048-bit", "8192-bit"])
+async def test_an_even_modulus_is_refused_and_draws_no_id(make_api, n):
+    """OpenSSL cannot encrypt to an even modulus: it is refused as a 400 naming the key, and the next
+    good credential is the one a server that never saw the bad key would issue."""
+    refused = await mint_after(Cm((await make_api(seed=3)).client), encrypted({"kty": "RSA", "n": b64(n), "e": "AQAB"}))
+    clean = await mint_after(Cm((await make_api(seed=3)).client), None)
+    assert refused == clean
 
 
 async def test_a_pending_verification_rail_cannot_mint_until_verified(cm):

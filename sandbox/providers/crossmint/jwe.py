@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # cryptography (~20 ms to import) is imported by the first ke
 
 ALG, ENC = "RSA-OAEP-256", "A256GCM"
 MIN_BITS, MAX_BITS = 2048, 8192
+CEK_BYTES = 32  # A256GCM's content key: what RSA-OAEP wraps
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -47,25 +48,34 @@ def public_key(n: str, e: str) -> RSAPublicKey:
         raise BadKey("n and e must be base64url (no padding)") from None
     if not MIN_BITS <= modulus.bit_length() <= MAX_BITS:
         raise BadKey(f"the modulus must be {MIN_BITS} to {MAX_BITS} bits, not {modulus.bit_length()}")
+    if modulus % 2 == 0:  # a product of two odd primes is odd; OpenSSL cannot encrypt to an even modulus
+        raise BadKey("the modulus n must be odd: it is no RSA modulus")
     if exponent < 3 or exponent % 2 == 0 or exponent.bit_length() > 64:
         raise BadKey("e must be an odd public exponent such as AQAB (65537)")
     try:
-        return RSAPublicNumbers(exponent, modulus).public_key()
+        key = RSAPublicNumbers(exponent, modulus).public_key()
+        key.encrypt(bytes(CEK_BYTES), _oaep())  # what `encrypt` will do, so a key that passes here cannot fail there
     except ValueError as exc:
-        raise BadKey(f"not an RSA public key: {exc}") from None
+        raise BadKey(f"not a usable RSA public key: {exc}") from None
+    return key
+
+
+def _oaep() -> Any:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
 def encrypt(plaintext: bytes, key: RSAPublicKey, cek: bytes, iv: bytes, kid: str | None = None) -> str:
     """`protected.encrypted_key.iv.ciphertext.tag`, the protected header authenticated as AAD."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     header: dict[str, str] = {"alg": ALG, "enc": ENC}
     if kid is not None:
         header["kid"] = kid
     protected = b64url(orjson.dumps(header))
-    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    oaep = _oaep()
     sealed = AESGCM(cek).encrypt(iv, plaintext, protected.encode("ascii"))
     ciphertext, tag = sealed[:-16], sealed[-16:]
     return ".".join((protected, b64url(key.encrypt(cek, oaep)), b64url(iv), b64url(ciphertext), b64url(tag)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -39,6 +39,10 @@ from sandbox.providers.crossmint.models import (
 )
 from sandbox.providers.crossmint.records import PROVIDER, Records, not_found
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+PUBLIC_KEY_FIELD = "credential.publicKey"
 CREDENTIAL_TIMER = "credential"  # a reservation's lapse (its obj_id: the credential, which leads to its intent)
 # A rail that cannot mint, by its status: (code, what the client does about it).
 RAIL_REFUSALS = {
@@ -67,10 +71,11 @@ class RailCredentials:
         self._check_merchant(allowance, body)
         amount = self._amount(allowance, body)
         scripted_refusal(self.records, project, body.model_dump(exclude_unset=True), allowance.to_wire())
+        key = _encryption_key(body)  # before any id is drawn: a key that cannot be used leaves the streams as they were
         now, ids = self.records.now(), self.records.ids
         expires = min(now + CREDENTIAL_LIFETIME, datetime.fromtimestamp(allowance.expires_ts, UTC))
         reservation = Reservation(ids.uuid(project, "credential"), rail.rail, amount, expires.timestamp())
-        value = self._value(project, allowance, body, now)
+        value = self._value(project, allowance, body, now, key)
         allowance.reservations.append(reservation)
         # The credential's id leads to its order intent: its lapse (a timer) and the control plane's settle.
         self.records.index(project, reservation.id, user, KIND, allowance.id)
@@ -148,7 +153,7 @@ class RailCredentials:
 
     # -- the credential itself --------------------------------------------------------------
 
-    def _value(self, project: str, allowance: Allowance, body: RailRequest, now: datetime) -> Any:
+    def _value(self, project: str, allowance: Allowance, body: RailRequest, now: datetime, key: RSAPublicKey | None) -> Any:
         ids = self.records.ids
         if isinstance(body, SptRequest):
             return "spt_" + ids.alnum(project, "spt", 24)
@@ -160,12 +165,26 @@ class RailCredentials:
                 "expirationYear": allowance.card_expiration["year"],
                 "cvc": digits[-4:] if allowance.brand == "amex" else digits[-3:],
             }
-            key = body.credential.publicKey
-            cek, iv = bytes.fromhex(ids.token(project, "jwe_cek", 32)), bytes.fromhex(ids.token(project, "jwe_iv", 12))
-            return jwe.encrypt(orjson.dumps(card), jwe.public_key(key.n, key.e), cek, iv, key.kid)
+            assert key is not None
+            cek, iv = bytes.fromhex(ids.token(project, "jwe_cek", jwe.CEK_BYTES)), bytes.fromhex(ids.token(project, "jwe_iv", 12))
+            try:  # unreachable in practice: `_encryption_key` has already encrypted to this key
+                return jwe.encrypt(orjson.dumps(card), key, cek, iv, body.credential.publicKey.kid)
+            except ValueError as exc:
+                raise invalid_field(PUBLIC_KEY_FIELD, f"not a usable RSA public key: {exc}") from None
         assert isinstance(body, AgenticTokenRequest)
         number, cvc = cards.issue(allowance.brand, ids.digits(project, "virtual_card"))
         return {"number": number, "expirationMonth": f"{now.month:02d}", "expirationYear": str(now.year + CARD_YEARS), "cvc": cvc}
+
+
+def _encryption_key(body: RailRequest) -> RSAPublicKey | None:
+    """The encrypted-card rail's key, proven to encrypt (jwe.public_key); a 400 naming the field if not."""
+    if not isinstance(body, EncryptedCardRequest):
+        return None
+    jwk = body.credential.publicKey
+    try:
+        return jwe.public_key(jwk.n, jwk.e)
+    except ValueError as exc:  # BadKey, and anything else cryptography refuses the key with
+        raise invalid_field(PUBLIC_KEY_FIELD, str(exc)) from None
 
 
 def _identity(merchant: dict[str, Any]) -> tuple[Any, ...]:
