@@ -12,11 +12,12 @@ collection (Python's GC, which holds the GIL) the server ran in the window.
 
     python benchmarks/event_loop.py                  # every input; ~1 minute
     python benchmarks/event_loop.py --only path,scenario   # inputs whose name contains a word
-    python benchmarks/event_loop.py --list-objects 5000    # a smaller Crossmint list
+    python benchmarks/event_loop.py --list-objects 5000    # a smaller Crossmint list (and token search)
     python benchmarks/event_loop.py --json           # machine-readable rows on stdout
 
 The budget is 100 ms: a row over it is marked `!!`. Inputs that take setup (20 000 Crossmint
-agents, a recording of 5000 requests) say so in their name; the setup is outside the window.
+agents, 20 000 Basis Theory tokens, a recording of 5000 requests) say so in their name; the setup
+is outside the window.
 Standard library plus aiohttp (the client for the setup) and, in the server, the sandbox.
 Linux or macOS; the server is stopped at the end, also on error or Ctrl-C.
 """
@@ -56,6 +57,7 @@ PROBE_REPORT_MS = 2.0
 DINO = {"Authorization": "Bearer din_test_bench"}
 CROSSMINT = {"X-API-KEY": "sk_staging_bench"}
 BT_PLATFORM = {"BT-API-KEY": "key_test_bench"}
+BT_SEARCH = {"BT-API-KEY": "key_test_bench_search"}
 BT_CARD = {"type": "card", "data": {"number": "4000000000003220", "expiration_month": 12, "expiration_year": 2030}}
 
 
@@ -453,6 +455,31 @@ class Bench:
                 self.rows.append(row)
                 print(f"   {row.name:<66} {'201':>7} {row.lag_ms:9.1f} {row.health_ms:9.1f} {row.gc_ms:7.1f}", file=sys.stderr)
                 await self.measure(name, self.send(request("GET", "/api/unstable/agents", CROSSMINT)))
+            # token searches over N Basis Theory platform tokens (a tenant of its own: no webhook endpoint)
+            searches = token_searches(self.list_objects)
+            if any(wanted(name) for name, _, _ in searches):
+                print(f"   (creating {self.list_objects} BT platform tokens…)", file=sys.stderr, flush=True)
+                await self.many(session, "POST", "/tokens", BT_SEARCH, {**BT_CARD, "metadata": {"k": "v"}}, self.list_objects)
+                for name, path, query in searches:
+                    if wanted(name):
+                        await self.measure(name, self.send(request(
+                            "POST", path, {**BT_SEARCH, "Content-Type": "application/json"}, json_body(query))))
+
+
+def token_searches(tokens: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """(name, path, body) of searches over `tokens` tokens that no index narrows: each looks at every
+    token. The first is the audit's (issue 13): one term repeated 98 times, matching nothing."""
+    repeated = "type:card AND (" + " OR ".join(["container:/nope/"] * 98) + ")"
+    distinct = "type:card AND (" + " OR ".join(f"container:/n{i}/" for i in range(98)) + ")"
+    grouped = " OR ".join(f"(container:/{i}/ AND container:/p/)" for i in range(50))  # 50 tests per token
+    return [
+        (f"search: POST /v2/tokens/search, 99 terms (98 alike), {tokens} tokens", "/v2/tokens/search", {"query": repeated}),
+        (f"search: POST /tokens/search, 99 terms (98 alike), {tokens} tokens", "/tokens/search", {"query": repeated}),
+        (f"search: POST /tokens/search, 98 distinct containers, {tokens} tokens", "/tokens/search", {"query": distinct}),
+        (f"search: POST /tokens/search, 50 ORed pairs of terms, {tokens} tokens", "/tokens/search", {"query": grouped}),
+        (f"search: POST /tokens/search, type:card, last page of {tokens} tokens", "/tokens/search",
+         {"query": "type:card", "page": max(1, tokens // 20), "size": 20}),
+    ]
 
 
 def billion_laughs() -> bytes:
@@ -472,7 +499,7 @@ def main() -> int:
         return serve_with_probe(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma-separated words: run the inputs whose name contains one")
-    parser.add_argument("--list-objects", type=int, default=20_000, help="Crossmint agents in the listed collection (20000)")
+    parser.add_argument("--list-objects", type=int, default=20_000, help="Crossmint agents listed, and BT platform tokens searched (20000)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     args = parser.parse_args()
     server = Server(["--port", "0", "--seed", "1", "--request-log-size", "1000"])

@@ -429,3 +429,60 @@ async def test_the_platform_s_unknown_paths_answer_in_problem_details(bt, method
 async def test_other_unknown_paths_keep_the_control_plane_s_envelope(bt):
     status, body, _ = await bt.call("GET", "/nowhere")
     assert status == 404 and body["error"]["code"] == "not_found"
+
+
+# -- how a search is answered: repeated and folded terms, costly queries (issue 13) ----------
+
+
+async def search_both(bt: Platform, query: str) -> list[str]:
+    """The ids a query finds, newest first, by the v2 search (paged one by one) and the v1 search, which must agree."""
+    v2, start = [], None
+    while True:
+        page = await bt.ok("POST", "/v2/tokens/search", {"query": query, "size": 1, **({"start": start} if start else {})})
+        v2 += ids(page)
+        if (start := page["pagination"]["next"]) is None:
+            break
+    v1 = await bt.ok("POST", "/tokens/search", {"query": query, "size": 100})
+    assert ids(v1) == v2 and v1["pagination"]["total_items"] == len(v2), query
+    return v2
+
+
+async def test_repeated_and_type_terms_answer_as_the_plain_query(bt):
+    """A query is simplified before it is answered: `A OR A` is `A`, `type:card` holds for every token
+    and any other type for none, an OR's terms of one field are tested together."""
+    red = await bt.token(metadata={"team": "red"})
+    blue = await bt.token(metadata={"team": "blue"}, containers=["/pcix/"])
+    pii = await bt.token(metadata={"team": "red"}, containers=["/pii/"])
+    low = await bt.token(containers=["/pci/low/", "/other/"])
+    everyone = [low["id"], pii["id"], blue["id"], red["id"]]
+    assert await search_both(bt, "metadata.team:red OR metadata.team:red OR (metadata.team:red)") == [pii["id"], red["id"]]
+    assert await search_both(bt, "type:card AND (" + " OR ".join(["container:/nope/"] * 98) + ")") == []
+    assert await search_both(bt, "type:card AND (" + " OR ".join(["container:/pci/"] * 98) + ")") == [low["id"], red["id"]]
+    assert await search_both(bt, "type:bank OR metadata.team:blue") == [blue["id"]]
+    assert await search_both(bt, "type:card OR type:bank") == everyone
+    assert await search_both(bt, "type:card type:card") == everyone
+    assert await search_both(bt, "type:bank") == []
+    assert await search_both(bt, "type:bank AND metadata.team:red") == []
+    assert await search_both(bt, "container:/pci OR container:/pii/ OR container:/pci/") == [low["id"], pii["id"], red["id"]]
+    assert await search_both(bt, "metadata.team:red OR metadata.team:blue OR metadata.team:red") == [pii["id"], blue["id"], red["id"]]
+    assert await search_both(bt, "(metadata.team:red AND container:/pii/) OR (container:/pii/ AND metadata.team:red)") == [pii["id"]]
+    assert await search_both(bt, f"id:{red['id']} OR id:{red['id']} OR id:{blue['id']} OR fingerprint:{low['fingerprint']}") == everyone
+    assert await search_both(bt, f"id:{red['id']} AND id:{blue['id']}") == []
+
+
+async def test_a_costly_query_over_many_tokens_answers_as_a_cheap_one(bt):
+    """A query of many distinct terms over more tokens than the event loop tests at once (the rest
+    is tested in a worker thread: tokens.py) finds, pages and counts as its one-term equivalent."""
+    old = [await bt.token(containers=["/pii/old/"]) for _ in range(5)]
+    for _ in range(130):
+        await bt.token()
+    costly = " OR ".join(f"container:/n{i}/" for i in range(97))
+    assert await search_both(bt, costly + " OR container:/pii/") == [token["id"] for token in reversed(old)]
+    cheap = await bt.ok("POST", "/tokens/search", {"query": "container:/pci/", "page": 3, "size": 50})
+    found = await bt.ok("POST", "/tokens/search", {"query": costly + " OR container:/pci/", "page": 3, "size": 50})
+    assert found == cheap and found["pagination"]["total_items"] == 130 and len(found["data"]) == 30
+    first = await bt.ok("POST", "/v2/tokens/search", {"query": costly + " OR container:/pci/", "size": 100})
+    second = await bt.ok("POST", "/v2/tokens/search", {"query": costly + " OR container:/pci/", "size": 100,
+                                                          "start": first["pagination"]["next"]})
+    everything = ids(await bt.ok("GET", "/tokens?size=100")) + ids(await bt.ok("GET", "/tokens?page=2&size=100"))
+    assert ids(first) + ids(second) == everything[:130] and second["pagination"]["next"] is None

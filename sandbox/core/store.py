@@ -62,6 +62,14 @@ class Shared:
 class Store(Protocol):
     def get(self, space: Space, kind: str, obj_id: str) -> Any | None: ...
 
+    def peek(self, space: Space, kind: str, obj_id: str) -> Any | None:
+        """`get` for a reader that changes nothing: a durable backend need not write it back."""
+        ...
+
+    def browse(self, space: Space, kind: str) -> Iterator[tuple[str, Any]]:
+        """(id, object) newest first, for a reader that changes nothing (as `peek`)."""
+        ...
+
     def put(self, space: Space, kind: str, obj_id: str, obj: Any) -> None: ...
 
     def delete(self, space: Space, kind: str, obj_id: str) -> bool: ...
@@ -184,9 +192,12 @@ class MemoryStore:
         control plane's listings, never on a provider's request path."""
         return [(space, kind, len(coll.items)) for space, kinds in self._spaces.items() for kind, coll in kinds.items()]
 
+    def peek(self, space: Space, kind: str, obj_id: str) -> Any | None:
+        return self.get(space, kind, obj_id)
+
     def browse(self, space: Space, kind: str) -> Iterator[tuple[str, Any]]:
         """(id, object) of one collection, newest first, read without being noted as handed out
-        (a durable backend writes back what handlers were handed): for the control plane's listings."""
+        (a durable backend writes back what handlers were handed): for listings that change nothing."""
         coll = self._collection(space, kind)
         if coll is None:
             return
@@ -256,7 +267,7 @@ class TrackedStore(MemoryStore):
         return super().delete(space, kind, obj_id)
 
     def peek(self, space: Space, kind: str, obj_id: str) -> Any | None:
-        return super().get(space, kind, obj_id)
+        return MemoryStore.get(self, space, kind, obj_id)
 
     def spaces(self) -> list[tuple[Space, str, str]]:
         """Every object's (space, kind, id), in creation order per collection."""

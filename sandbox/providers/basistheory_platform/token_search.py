@@ -9,12 +9,13 @@ Wildcards, ranges, fuzzy terms, `NOT` and required/prohibited marks are not emul
 other field, are a 400 naming `query`.
 
 Values match exactly (case-sensitive). A query is a tree of `Term`, `AllOf` and `AnyOf`; `EVERYTHING`
-is the empty query.
+is the empty query (and `NOTHING`, the empty OR, a query no token answers, such as `type:bank`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,45 +215,174 @@ class _Parser:
 
 
 # -- answering a query -------------------------------------------------------------------
+#
+# A query is answered in three steps, each made once per request: `simplify` folds what does not
+# depend on the token (`type:card` holds for every token) and drops repeated parts (`A OR A` is
+# `A`); `candidates` narrows the tokens to look at with the indexes; `predicate` compiles the rest
+# into one function of the token, its cheap tests first, the terms of one field under an OR merged
+# into one test (`container:/a/ OR container:/b/` is one `startswith` of two prefixes).
+
+NOTHING = AnyOf(())
+Test = Callable[[Any], bool]
 
 
-def matches(node: Node, token: Any) -> bool:
-    """Whether a token (a `models.Token`) answers the query."""
+def simplify(node: Node) -> Node:
+    """The same query, cheaper to answer: every token is a card, so `type:card` holds for all and
+    any other `type` for none; nested operators of one kind are flattened and repeated parts
+    dropped (`A OR (A OR A)` is `A`). EVERYTHING or NOTHING when the answer does not depend on the
+    token; otherwise neither appears inside the result."""
     if isinstance(node, Term):
-        return _term_matches(node, token)
+        if node.field == "type":
+            return EVERYTHING if node.value == "card" else NOTHING
+        return node
+    conjunction = isinstance(node, AllOf)
+    absorbing, neutral = (NOTHING, EVERYTHING) if conjunction else (EVERYTHING, NOTHING)
+    parts: dict[Node, None] = {}
+    for part in node.parts:
+        part = simplify(part)
+        if part == absorbing:
+            return absorbing
+        if part == neutral:
+            continue
+        if type(part) is type(node):  # (A AND B) AND C: already simplified, so flat and without repeats
+            parts.update(dict.fromkeys(part.parts))
+        else:
+            parts[part] = None
+    if len(parts) == 1:
+        return next(iter(parts))
+    return AllOf(tuple(parts)) if conjunction else AnyOf(tuple(parts))
+
+
+_TERM_COST = {"id": 1, "fingerprint": 1, "container": 3}  # metadata.<key>: 2
+
+
+def cost(node: Node) -> int:
+    """Roughly how many tests `predicate(node)` makes on a token, at worst (at least 1)."""
+    if isinstance(node, Term):
+        return _TERM_COST.get(node.field, 2)
+    return max(1, sum(cost(part) for part in node.parts))
+
+
+def predicate(node: Node) -> Test:
+    """Whether a token (a `models.Token`) answers the query, as one function of the token."""
+    return _compiled(simplify(node))
+
+
+def _compiled(node: Node) -> Test:
+    if node == EVERYTHING:
+        return lambda token: True
+    if node == NOTHING:
+        return lambda token: False
+    if isinstance(node, Term):
+        return _term_test(node.field, (node.value,))
     if isinstance(node, AllOf):
-        return all(matches(part, token) for part in node.parts)
-    return any(matches(part, token) for part in node.parts)
+        return _all_of([_compiled(part) for part in sorted(node.parts, key=cost)])
+    values: dict[str, list[str]] = {}
+    tests: list[tuple[int, Test]] = []
+    for part in node.parts:
+        if isinstance(part, Term):
+            values.setdefault(part.field, []).append(part.value)
+        else:
+            tests.append((cost(part), _compiled(part)))
+    tests += [(_TERM_COST.get(field, 2), _term_test(field, tuple(wanted))) for field, wanted in values.items()]
+    tests.sort(key=lambda costed: costed[0])
+    return _any_of([test for _, test in tests])
 
 
-def _term_matches(term: Term, token: Any) -> bool:
-    field, value = term.field, term.value
+def _all_of(tests: list[Test]) -> Test:
+    if len(tests) == 2:
+        first, second = tests
+        return lambda token: first(token) and second(token)
+
+    def test(token: Any) -> bool:
+        for one in tests:
+            if not one(token):
+                return False
+        return True
+
+    return test
+
+
+def _any_of(tests: list[Test]) -> Test:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda token: first(token) or second(token)
+
+    def test(token: Any) -> bool:
+        for one in tests:
+            if one(token):
+                return True
+        return False
+
+    return test
+
+
+def _term_test(field: str, values: tuple[str, ...]) -> Test:
+    """A token holds one of `values` in `field` (id, fingerprint, container or metadata.<key>)."""
+    value, wanted = values[0], frozenset(values)
+    single = len(wanted) == 1
     if field == "id":
-        return bool(token.id == value)
-    if field == "type":
-        return value == "card"
+        return (lambda token: token.id == value) if single else (lambda token: token.id in wanted)
     if field == "fingerprint":
-        return bool(token.fingerprint == value)
+        return (lambda token: token.fingerprint == value) if single else (lambda token: token.fingerprint in wanted)
     if field == "container":
-        wanted = value if value.endswith("/") else value + "/"
-        return any(container.startswith(wanted) for container in token.containers)
-    return bool((token.metadata or {}).get(field[len(METADATA):]) == value)
+        prefixes = tuple(dict.fromkeys(v if v.endswith("/") else v + "/" for v in values))
+
+        def in_container(token: Any) -> bool:
+            for container in token.containers:
+                if container.startswith(prefixes):
+                    return True
+            return False
+
+        return in_container
+    key = field[len(METADATA):]
+
+    def in_metadata(token: Any) -> bool:
+        metadata = token.metadata
+        if not metadata:
+            return False
+        held = metadata.get(key)
+        return held == value if single else held in wanted  # values are strings (or None): hashable
+
+    return in_metadata
 
 
-Postings = Callable[[Term], "set[str] | None"]
+Ids = AbstractSet[str]
+Postings = Callable[[Term], "Ids | None"]
 
 
-def candidates(node: Node, postings: Postings) -> set[str] | None:
-    """The ids that may answer the query, from the indexes (`postings` gives a term's ids, or None
-    for a term no index narrows, such as `type:card`); None when only a scan can tell."""
-    if isinstance(node, Term):
-        return postings(node)
-    found = [candidates(part, postings) for part in node.parts]
-    if isinstance(node, AllOf):
-        narrowed = [ids for ids in found if ids is not None]
-        if not narrowed:
+def candidates(node: Node, postings: Postings, work: int) -> Ids | None:
+    """The ids that may answer a simplified query, from the indexes (`postings` gives a term's
+    ids, or None for a term no index narrows: `container:`); None when only a scan can tell. At
+    most about `work` ids are combined: an AND keeps the smallest set found once that is spent
+    (every candidate is checked against the query anyway), an OR gives up (None). The result may
+    be one of the postings themselves: read it, never change it."""
+    budget = [work]
+
+    def narrow(node: Node) -> Ids | None:
+        if isinstance(node, Term):
+            return postings(node)
+        found = [narrow(part) for part in node.parts]
+        if isinstance(node, AllOf):
+            narrowed = sorted((part_ids for part_ids in found if part_ids is not None), key=len)
+            if not narrowed:
+                return None
+            ids = narrowed[0]
+            for other in narrowed[1:]:
+                if not ids or budget[0] < len(ids):
+                    break
+                budget[0] -= len(ids)
+                ids = ids & other  # C speed: walks the smaller of the two
+            return ids
+        known = [part_ids for part_ids in found if part_ids is not None]
+        if len(known) < len(found) or sum(map(len, known)) > budget[0]:
             return None
-        return set.intersection(*sorted(narrowed, key=len))
-    if any(ids is None for ids in found):
-        return None
-    return set().union(*[ids for ids in found if ids is not None])
+        budget[0] -= sum(map(len, known))
+        union: set[str] = set()
+        for part_ids in known:
+            union.update(part_ids)
+        return union
+
+    return narrow(node)

@@ -4,8 +4,10 @@ patch), lists and search.
 Lists and searches answer newest first. Terms an index can answer (`fingerprint:`, `metadata.<key>:`,
 `id:`) are looked up, never scanned for: each tenant keeps its indexes in the store beside its tokens
 (kind `token_index`: one posting per fingerprint and per metadata key and value, an ordered set of token
-ids), so every backend and replica holds them. Only a query no index narrows (`type:card`, `container:`,
-or none) walks the tenant's tokens, newest first, and a cursor page stops as soon as it is full.
+ids), so every backend and replica holds them. Only a query no index narrows (`container:`) walks the
+tenant's tokens, newest first, and a cursor page stops as soon as it is full; `type:card` holds for
+every token, so it and no query are a plain page of the store. No search blocks the event loop for
+long on any query or tenant: see "lists and search" below.
 """
 
 from __future__ import annotations
@@ -13,22 +15,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import heapq
+import itertools
 import math
-import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from sandbox.core import cards
+from sandbox.core.api import InThread
 from sandbox.core.clock import iso
 from sandbox.core.errors import from_validation, invalid_field
 from sandbox.core.store import UnknownCursor
 from sandbox.providers.basistheory_platform import token_search
 from sandbox.providers.basistheory_platform.context import Context
 from sandbox.providers.basistheory_platform.models import CardData, Token, TokenCreate, TokenUpdate
-from sandbox.providers.basistheory_platform.token_search import EVERYTHING, AllOf, AnyOf, Node, Term
+from sandbox.providers.basistheory_platform.token_search import EVERYTHING, NOTHING, AllOf, AnyOf, Node, Term
 
 KIND = "token"
 INDEX = "token_index"
@@ -158,64 +162,169 @@ def _index(ctx: Context, tenant: str, token: Token, *, add: bool) -> None:
                 ctx.delete(tenant, INDEX, posting_id)
 
 
-def _lookup(ctx: Context, tenant: str):
-    def postings(term: Term) -> set[str] | None:
+def _peek(ctx: Context, tenant: str, kind: str, obj_id: str) -> Any | None:
+    """An object read without being noted as handed out: a durable backend writes back (pickles)
+    every object a request was handed, and a search changes none."""
+    return ctx.rt.store.peek(ctx.space(tenant), kind, obj_id)
+
+
+def _newest(ctx: Context, tenant: str) -> Iterator[Token]:
+    """The tenant's tokens newest first in the store's order (the one `store.page` pages in), read
+    without being noted as handed out (as `_peek`)."""
+    return (token for _, token in ctx.rt.store.browse(ctx.space(tenant), KIND))
+
+
+def _postings(ctx: Context, tenant: str) -> token_search.Postings:
+    def postings(term: Term) -> token_search.Ids | None:
         if term.field == "id":
             return {term.value}
         if term.field == "fingerprint" or term.field.startswith(token_search.METADATA):
-            return set(ctx.find(tenant, INDEX, _posting_id(term.field, term.value)) or ())
-        return None  # type, container: no index narrows them
+            ids: dict[str, None] | None = _peek(ctx, tenant, INDEX, _posting_id(term.field, term.value))
+            return ids.keys() if ids is not None else frozenset()
+        return None  # container: no index narrows it
 
     return postings
 
 
 # -- lists and search --------------------------------------------------------------------
+#
+# A search simplifies its query (`token_search.simplify`: `type:card` is every token, `A OR A` is
+# `A`), then looks at the tokens its indexes leave (`token_search.candidates`: newest first by
+# `seq`), or else walks the tenant's tokens newest first in the store's order, testing each with the
+# query compiled once (`token_search.predicate`). The event loop tests at most LOOP_WORK tests'
+# worth of tokens (a token counts as many tests as the query's cost); a page that needs more (v1
+# totals count every match) is finished in a worker thread (`InThread`), from a list of the tokens
+# (or candidate ids) left, taken on the loop first: a token changed meanwhile may be seen either way.
+# Searches keep no answer under an idempotency key (routes.py), as `InThread` requires. Tokens are
+# read with `_peek` and `_newest`, so a durable backend does not pickle every token a search saw.
+
+LOOP_WORK = 20_000  # a few milliseconds of the loop
+NARROW_WORK = 100_000  # ids the indexes' sets may be combined over before a search walks instead
+Matches = tuple[int, list[Token]]  # how many tokens answer, and those on the page
 
 
-def _newest_first(ctx: Context, tenant: str, node: Node, limit: int, before: tuple[int, str] | None) -> tuple[list[Token], bool]:
-    """Up to `limit` tokens answering `node`, newest first, older than the cursor `before`; and
-    whether more follow."""
-    ids = token_search.candidates(node, _lookup(ctx, tenant))
-    if ids is not None:
-        found = [token for token_id in ids if (token := ctx.find(tenant, KIND, token_id)) is not None
-                 and token_search.matches(node, token) and (before is None or token.seq < before[0])]
-        found.sort(key=lambda token: token.seq, reverse=True)
-        return found[:limit], len(found) > limit
-    store, space = ctx.rt.store, ctx.space(tenant)
-
-    def where(token: Token) -> bool:
-        return token_search.matches(node, token)
-
-    try:
-        page = store.page(space, KIND, limit=limit, after=before[1] if before else None, where=where)
-    except UnknownCursor:  # the cursor's token is gone from this process's order: its place is its seq
-        assert before is not None
-        seq = before[0]
-        page = store.page(space, KIND, limit=limit, where=lambda token: token.seq < seq and where(token))
-    return list(page.items), page.has_more
+def _seq(token: Token) -> int:
+    return token.seq
 
 
-def cursor_page(ctx: Context, tenant: str, node: Node, size: int | None, start: str | None) -> dict[str, Any]:
+def _budget(node: Node) -> int:
+    """The tokens a search for `node` may test on the event loop."""
+    return max(100, LOOP_WORK // token_search.cost(node))
+
+
+def _picked(ctx: Context, tenant: str, ids: Iterable[str], test: token_search.Test, newer: int | None) -> list[Token]:
+    """The tokens of these ids that answer the query (and are older than `newer`), in no order."""
+    return [token for token_id in ids if (token := _peek(ctx, tenant, KIND, token_id)) is not None
+            and (newer is None or token.seq < newer) and test(token)]
+
+
+def _ranked(found: list[Token], offset: int, size: int) -> Matches:
+    """How many were found, and the page `offset`..`offset + size` of them newest first."""
+    end = offset + size
+    newest = heapq.nlargest(end, found, key=_seq) if end < len(found) else sorted(found, key=_seq, reverse=True)
+    return len(found), newest[offset:end]
+
+
+def _counted(tokens: Iterable[Token], test: token_search.Test, offset: int, size: int) -> Matches:
+    """Tokens given newest first: how many answer, and the page `offset`..`offset + size` of those."""
+    total, page, end = 0, [], offset + size
+    for token in tokens:
+        if test(token):
+            if offset <= total < end:
+                page.append(token)
+            total += 1
+    return total, page
+
+
+def _first(tokens: Iterable[Token], test: token_search.Test, newer: int | None, found: list[Token], want: int) -> bool:
+    """Tokens given newest first: adds those that answer (and are older than `newer`) to `found`
+    until it holds `want`; whether it does."""
+    for token in tokens:
+        if (newer is None or token.seq < newer) and test(token):
+            found.append(token)
+            if len(found) >= want:
+                return True
+    return False
+
+
+def cursor_page(ctx: Context, tenant: str, node: Node, size: int | None, start: str | None) -> dict[str, Any] | InThread:
     """A v2 page: `{"pagination": {"page_size", "next"}, "data"}`; `next` is null on the last page."""
     size = size or DEFAULT_SIZE
     before = _read_cursor(start) if start else None
-    tokens, more = _newest_first(ctx, tenant, node, size, before)
-    after = _cursor(tokens[-1]) if more and tokens else None
-    return {"pagination": {"page_size": size, "next": after}, "data": [token.to_wire() for token in tokens]}
+
+    def answer(tokens: list[Token], more: bool) -> dict[str, Any]:
+        after = _cursor(tokens[-1]) if more and tokens else None
+        return {"pagination": {"page_size": size, "next": after}, "data": [token.to_wire() for token in tokens]}
+
+    node = token_search.simplify(node)
+    if node == NOTHING:
+        return answer([], False)
+    if node == EVERYTHING:
+        try:
+            page = ctx.rt.store.page(ctx.space(tenant), KIND, limit=size, after=before[1] if before else None)
+            return answer(list(page.items), page.has_more)
+        except UnknownCursor:
+            pass  # the cursor's token is gone from this process's order: its place is its seq
+    test, budget, newer = token_search.predicate(node), _budget(node), before[0] if before else None
+    ids = token_search.candidates(node, _postings(ctx, tenant), NARROW_WORK)
+    if ids is not None:
+
+        def newest_candidates(chosen: Iterable[str]) -> dict[str, Any]:
+            top = heapq.nlargest(size + 1, _picked(ctx, tenant, chosen, test, newer), key=_seq)
+            return answer(top[:size], len(top) > size)
+
+        if len(ids) <= budget:
+            return newest_candidates(ids)
+        chosen = list(ids)
+        return InThread(lambda: newest_candidates(chosen))
+    found: list[Token] = []
+    walk = _newest(ctx, tenant)
+    if before is not None and _peek(ctx, tenant, KIND, before[1]) is not None:
+        for token in walk:  # the page starts after the cursor's token in the store's order, as `store.page` does
+            if token.id == before[1]:
+                break
+        newer = None
+    if _first(itertools.islice(walk, budget), test, newer, found, size + 1):
+        return answer(found[:size], True)
+    following = next(walk, None)
+    if following is None:
+        return answer(found, False)
+    rest = [following, *walk]
+
+    def finish() -> dict[str, Any]:
+        more = _first(rest, test, newer, found, size + 1)
+        return answer(found[:size], more)
+
+    return InThread(finish)
 
 
-def offset_page(ctx: Context, tenant: str, node: Node, page: int | None, size: int | None) -> dict[str, Any]:
+def offset_page(ctx: Context, tenant: str, node: Node, page: int | None, size: int | None) -> dict[str, Any] | InThread:
     """A v1 page: `{"pagination": {"total_items", "page_number", "page_size", "total_pages"}, "data"}`."""
     page, size = page or 1, size or DEFAULT_SIZE
     offset = (page - 1) * size
+
+    def answer(matches: Matches) -> dict[str, Any]:
+        total, tokens = matches
+        pagination = {"total_items": total, "page_number": page, "page_size": size, "total_pages": math.ceil(total / size)}
+        return {"pagination": pagination, "data": [token.to_wire() for token in tokens]}
+
+    node = token_search.simplify(node)
+    if node == NOTHING:
+        return answer((0, []))
     if node == EVERYTHING:
         total = ctx.rt.store.count(ctx.space(tenant), KIND)
-        tokens = list(ctx.rt.store.slice(ctx.space(tenant), KIND, offset=offset, limit=size).items)
-    else:
-        matching, _ = _newest_first(ctx, tenant, node, sys.maxsize, None)
-        total, tokens = len(matching), matching[offset:offset + size]
-    pagination = {"total_items": total, "page_number": page, "page_size": size, "total_pages": math.ceil(total / size)}
-    return {"pagination": pagination, "data": [token.to_wire() for token in tokens]}
+        return answer((total, list(itertools.islice(_newest(ctx, tenant), offset, offset + size))))
+    test, budget = token_search.predicate(node), _budget(node)
+    ids = token_search.candidates(node, _postings(ctx, tenant), NARROW_WORK)
+    if ids is not None:
+        if len(ids) <= budget:
+            return answer(_ranked(_picked(ctx, tenant, ids, test, None), offset, size))
+        chosen = list(ids)
+        return InThread(lambda: answer(_ranked(_picked(ctx, tenant, chosen, test, None), offset, size)))
+    if ctx.rt.store.count(ctx.space(tenant), KIND) <= budget:
+        return answer(_counted(_newest(ctx, tenant), test, offset, size))
+    tokens = list(_newest(ctx, tenant))
+    return InThread(lambda: answer(_counted(tokens, test, offset, size)))
 
 
 def _cursor(token: Token) -> str:
