@@ -274,7 +274,13 @@ class TrackedStore(MemoryStore):
         return [(space, kind, obj_id) for space, kinds in self._spaces.items() for kind, coll in kinds.items()
                 for obj_id in coll.order if obj_id in coll.items]
 
-    def take_touched(self) -> set[tuple[Space, str, str]]:
-        touched = set(self.touched)  # the collections hold this very set
+    def take_touched(self) -> list[tuple[Space, str, str]]:
+        """What was touched, each collection's in creation order: a backend keeps keys in the order
+        they first appear, and that order is the one a restarted process lists them in."""
+        touched = sorted(self.touched, key=self._position)  # the collections hold this very set
         self.touched.clear()
         return touched
+
+    def _position(self, ref: tuple[Space, str, str]) -> int:
+        coll = self._collection(ref[0], ref[1])
+        return coll.position.get(ref[2], -1) if coll is not None else -1

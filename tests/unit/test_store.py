@@ -179,3 +179,18 @@ def test_sizes_of_an_empty_store():
     assert MemoryStore().sizes() == {"spaces": 0, "objects": 0, "object_slots": 0, "object_index": 0}
     store = mixed()
     assert store.sizes() == {"spaces": 4, "objects": 8, "object_slots": 8, "object_index": 8}
+
+
+def test_what_was_touched_comes_in_creation_order():
+    """A durable backend keeps keys in the order they first appear, and a restarted process lists
+    objects in that order: objects made in one commit must be written oldest first."""
+    from sandbox.core.store import TrackedStore
+
+    store = TrackedStore()
+    for n in range(40):
+        store.put(A, "thing", f"t{n:02}", Thing(f"t{n:02}"))
+        store.put(B, "thing", f"u{n:02}", Thing(f"u{n:02}"))
+    touched = store.take_touched()
+    assert [obj_id for space, _, obj_id in touched if space == A] == [f"t{n:02}" for n in range(40)]
+    assert [obj_id for space, _, obj_id in touched if space == B] == [f"u{n:02}" for n in range(40)]
+    assert store.take_touched() == []
