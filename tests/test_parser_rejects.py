@@ -363,6 +363,7 @@ async def test_options_asterisk_answers_in_json_and_is_logged(served):
         (b"example.com:443", 404, None),  # a proxy's tunnel: this is no proxy
         (b"/v1/purchase-intents", 405, None),
         (b"/api/2025-06-09/agents", 405, crossmint),
+        (b"/v1/purchase-intents?limit=1", 405, None),  # the query is no part of the path
     ],
 )
 async def test_connect_is_answered_in_the_owners_shape_and_logged(served, target, status, shape):
@@ -373,7 +374,8 @@ async def test_connect_is_answered_in_the_owners_shape_and_logged(served, target
     if shape is not None:
         shape(status, parsed)
     message = parsed["message"] if shape is crossmint else parsed["error"]["message"]
-    assert message.startswith("No route for CONNECT /" if status == 404 else f"Method CONNECT is not allowed on {target.decode()}")
+    path = target.decode().partition("?")[0]
+    assert message.startswith("No route for CONNECT /" if status == 404 else f"Method CONNECT is not allowed on {path};")
     _, _, logged = await exchange(port, b"GET /_sandbox/requests?limit=1 HTTP/1.1\r\n" + HOST + b"Connection: close\r\n\r\n")
     (entry,) = json.loads(logged)["data"]
     assert (entry["method"], entry["status"]) == ("CONNECT", status)

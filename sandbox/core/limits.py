@@ -29,7 +29,7 @@ import gc
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -325,7 +325,7 @@ class SandboxRunner(web.AppRunner):
         made = await super()._make_server()  # runs the app's startup, as aiohttp does
         kwargs = {k: v for k, v in self._kwargs.items() if k not in ("handler_cancellation", "loop")}
         return _TimedServer(
-            _with_a_path(made.request_handler), request_factory=made.request_factory, handler_cancellation=made.handler_cancellation,
+            made.request_handler, request_factory=_with_a_path(made.request_factory), handler_cancellation=made.handler_cancellation,
             loop=asyncio.get_running_loop(), read_timeout=self._read_timeout, errors=self.app.get(ERRORS), **kwargs,
         )
 
@@ -385,15 +385,16 @@ def collector_paused() -> Iterator[None]:
 
 
 
-def _with_a_path(handle: Callable[[BaseRequest], Awaitable[web.StreamResponse]]) -> Callable[[BaseRequest], Awaitable[web.StreamResponse]]:
+def _with_a_path(make: Callable[..., BaseRequest]) -> Callable[..., BaseRequest]:
     """aiohttp reads a CONNECT's target as an authority (`host:port`), so the request has no path
     and no route, not even the catch-all, can take it: aiohttp answered a bare text 404, unlogged.
     Given the target as its path (or `/`), it is answered and logged like any other request."""
 
-    async def handler(request: BaseRequest) -> web.StreamResponse:
-        if request.method == "CONNECT":
-            target = request.raw_path
-            request = request.clone(rel_url=URL.build(path=target if target.startswith("/") else "/", encoded=True))
-        return await handle(request)
+    def request(*args: Any, **kwargs: Any) -> BaseRequest:
+        made = make(*args, **kwargs)
+        if made.method != "CONNECT":
+            return made
+        path, _, query = made.raw_path.partition("?")
+        return made.clone(rel_url=URL.build(path=path if path.startswith("/") else "/", query_string=query, encoded=True))
 
-    return handler
+    return request
