@@ -116,9 +116,10 @@ def _load_scenarios(runtime: Runtime, paths: Iterable[str], resumed: bool = Fals
         if resumed and any(s.name == loaded.scenario.name and s.tenant is None for s in runtime.rules.all()):
             continue
         try:
-            runtime.rules.load(runtime.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules)
+            runtime.rules.check_room(len(loaded.scenario.rules))  # before an id is drawn
         except TooManyRules as exc:
             raise ConfigError(f"--scenario {path}: {exc}") from None
+        runtime.rules.load(runtime.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules)
 
 
 def _unique(routes: list[web.RouteDef]) -> list[web.RouteDef]:

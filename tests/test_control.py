@@ -105,6 +105,18 @@ async def test_a_reset_with_its_scope_in_the_query_is_an_error_and_resets_nothin
 
 
 @pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/_sandbox/scenarios?tenat=din_test_alice"), ("POST", "/_sandbox/webhooks/flush?timeot=1"),
+                         ("GET", "/_sandbox/recording?x=1")],
+)
+async def test_a_misspelled_query_parameter_of_a_plain_control_route_is_an_error(api, method, path):
+    scenario = "name: typo\nrules:\n  - {provider: dino, on: authorize, then: {status: declined}}\n"
+    async with api.client.request(method, path, data=scenario, headers={"Content-Type": "application/yaml"}) as resp:
+        answer = await resp.json()
+        assert resp.status == 400 and answer["error"]["details"]["field"] == path.rsplit("?", 1)[1].split("=")[0], answer
+    assert (await api.control("GET", "/_sandbox/scenarios"))[1]["data"] == []  # nothing loaded for everyone
+
+
+@pytest.mark.parametrize(
     "path", ["/_sandbox/events", "/_sandbox/webhook-deliveries", "/_sandbox/objects", "/_sandbox/requests"],
 )
 async def test_a_misspelled_provider_or_parameter_in_a_listing_is_an_error(api, path):

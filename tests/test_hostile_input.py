@@ -155,7 +155,7 @@ async def test_the_request_log_redacts_crafted_bodies_in_linear_time(api):
     assert "c2lnbmF0dXJl" not in str(log["data"][0]) and "eyJzdWIiOiJ4In0" in str(log["data"][0])
 
 
-async def test_loaded_rules_are_bounded_in_all(api):
+async def test_loaded_rules_are_bounded_in_all(api, make_api):
     """Each request is checked against every loaded rule: scenarios loaded one after another must not
     add up past what one request can afford (core/scenarios/rules.py MAX_LOADED_RULES)."""
     rule = "  - {on: request, when: {path: {regex: '^/never/%d$'}}, then: {fault: {status: 503}}}\n"
@@ -171,3 +171,8 @@ async def test_loaded_rules_are_bounded_in_all(api):
     await api.control("DELETE", f"/_sandbox/scenarios/{listing['data'][0]['id']}")
     status, body = await load_rules(api, "name: one-more\nrules:\n" + rule % 0)
     assert status == 201, body
+    # The refusal spent no id: the third scenario loaded has the id a third load has on a fresh sandbox.
+    fresh = await make_api()
+    for _ in range(3):
+        status, third = await load_rules(fresh, "name: one-more\nrules:\n" + rule % 0)
+    assert third["id"] == body["id"]

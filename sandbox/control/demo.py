@@ -124,7 +124,7 @@ def routes(api: ProviderApi, plan: Plan) -> list[web.RouteDef]:
             "tenants": tenants, "failures": run.failures,
         })
 
-    return [api.document("POST", PATH, demo, body=DemoBody, empty_ok=True, summary=(
+    return [api.document("POST", PATH, demo, body=DemoBody, empty_ok=True, checked_query=True, summary=(
         "Fill a few tenants of every provider with realistic objects (Faker, from the seed), through the providers' own APIs"
     ), responses={
         200: ResponseDoc(

@@ -52,9 +52,10 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
             raise SandboxError(ErrorKind.VALIDATION, "Invalid scenario: " + "; ".join(map(str, exc.problems)), fields=fields) from None
         tenant = request.query.get("tenant") or None
         try:
-            scenario = rt.rules.load(rt.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules, tenant)
+            rt.rules.check_room(len(loaded.scenario.rules))  # before an id is drawn: a refusal spends none
         except TooManyRules as exc:
             raise invalid_field("rules", str(exc)) from None
+        scenario = rt.rules.load(rt.ids.ulid("scn", SYSTEM), loaded.scenario.name, loaded.scenario.rules, tenant)
         return json_response(scenario.to_wire(), 201)
 
     def list_loaded(call: Call) -> Reply:
@@ -81,12 +82,14 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
         return Reply({"recording": enabled})
 
     return [
-        api.document("GET", "/_sandbox/recording", recording, summary="The requests recorded so far, as a replayable scenario",
+        api.document("GET", "/_sandbox/recording", recording, checked_query=True,
+                     summary="The requests recorded so far, as a replayable scenario",
                      responses={200: ResponseDoc("The scenario (YAML)", media_type="application/yaml"), 404: "Not recording"}),
         api.route("POST", "/_sandbox/recording", toggle, body=Recording, summary="Start or stop recording",
                   responses={200: "{recording}"}),
         api.document("POST", "/_sandbox/scenarios", load, body=Scenario, body_media=("application/json", "application/yaml"),
-                     query=ScenarioTenant, summary="Load a scenario's rules (YAML or JSON), for every tenant or one", responses={
+                     query=ScenarioTenant, checked_query=True,
+                     summary="Load a scenario's rules (YAML or JSON), for every tenant or one", responses={
             201: "The loaded scenario (its id unloads it)", 400: "The scenario is not valid (each problem names its field and line)",
             415: "Neither JSON nor YAML",
         }),

@@ -92,7 +92,7 @@ def routes(api: ProviderApi) -> list[web.RouteDef]:
                   responses={200: listed}),
         api.route("GET", log + "/{id}", delivery, summary="One delivery and its attempts", responses={200: "The delivery"}),
         api.route("POST", log + "/{id}/resend", resend, summary="Send a delivery again", responses={202: "The delivery, pending"}),
-        api.document("POST", "/_sandbox/webhooks/flush", _flush(api), query=Flush,
+        api.document("POST", "/_sandbox/webhooks/flush", _flush(api), query=Flush, checked_query=True,
                      summary="Wait until every due delivery was attempted (or the timeout)", responses={
             200: ResponseDoc("{flushed: true, pending}", schema=FLUSHED),
             400: "timeout is not a number of seconds in (0, 120]",

@@ -171,9 +171,14 @@ class ProviderApi:
         self, method: str, path: str, handler: Callable[[web.Request], Any], *, summary: str, description: str = "",
         body: type[BaseModel] | None = None, body_media: str | tuple[str, ...] = (), empty_ok: bool = False,
         query: type[BaseModel] | None = None, responses: Responses | None = None, tags: tuple[str, ...] = (),
+        checked_query: bool = False,
     ) -> web.RouteDef:
         """A plain aiohttp handler (a page, a stream, a non-JSON body), documented in this API's
-        document; it is routed exactly as `web.route` would, without authentication."""
+        document; it is routed exactly as `web.route` would, without authentication. With
+        `checked_query` (and a `strict_query` API), an undeclared query parameter is a 400, as on
+        `route`; pages stay lenient, since a front end may add its own."""
+        if checked_query and self.strict_query:
+            handler = _checking_query(handler, _parameters(query))
         self.docs.append(RouteDoc(
             method, path, summary=summary, description=description, body=body, empty_ok=empty_ok,
             body_media=(body_media,) if isinstance(body_media, str) else body_media,
@@ -352,3 +357,12 @@ def _refuse_undeclared(request: web.Request, accepted: frozenset[str]) -> None:
     if unknown:
         takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes none"
         raise invalid_field(unknown[0], f"is not a query parameter of this route ({takes})")
+
+
+def _checking_query(handler: Callable[[web.Request], Any], accepted: frozenset[str]) -> Callable[[web.Request], Any]:
+    async def checked(request: web.Request) -> Any:
+        if request.query_string:
+            _refuse_undeclared(request, accepted)
+        return await handler(request)
+
+    return checked

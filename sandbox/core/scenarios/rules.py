@@ -251,13 +251,17 @@ class RuleBook:
         self.touched: set[str] | None = None  # scenarios loaded, unloaded or fired, when a durable backend asks
         self.touched_streams: set[tuple[str, str | None, str | None]] | None = None
 
-    def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> LoadedRules:
+    def check_room(self, count: int) -> None:
+        """Refuse `count` more rules past the bound, before anything (such as an id) is spent on them."""
         held = sum(len(loaded.rules) for loaded in self._loaded.values())
-        if held + len(rules) > MAX_LOADED_RULES:
+        if held + count > MAX_LOADED_RULES:
             raise TooManyRules(
-                f"{len(rules)} more rules would make {held + len(rules)} loaded; at most {MAX_LOADED_RULES} are held at once "
+                f"{count} more rules would make {held + count} loaded; at most {MAX_LOADED_RULES} are held at once "
                 "(unload a scenario first: DELETE /_sandbox/scenarios/{id})",
             )
+
+    def load(self, scenario_id: str, name: str, rules: list[Rule], tenant: str | None = None) -> LoadedRules:
+        self.check_room(len(rules))
         loaded = LoadedRules(scenario_id, name, tenant, list(rules), [0] * len(rules))
         self.restore(scenario_id, loaded)
         if self.touched is not None:
