@@ -8,6 +8,7 @@ concurrent request with the same idempotency key) happens here, around them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -360,6 +361,7 @@ def _refuse_undeclared(request: web.Request, accepted: frozenset[str]) -> None:
 
 
 def _checking_query(handler: Callable[[web.Request], Any], accepted: frozenset[str]) -> Callable[[web.Request], Any]:
+    @functools.wraps(handler)  # with the marks set on the handler (`outside_turn`: a flush must hold no lock)
     async def checked(request: web.Request) -> Any:
         if request.query_string:
             _refuse_undeclared(request, accepted)
