@@ -161,6 +161,15 @@ class Session:
     extra: dict[str, Any] = field(default_factory=dict)
     challenge: str = "none"  # none, pending, decoupled or completed: moved by machine.CHALLENGES only
 
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """Unpickled from a durable store (pickle's state of a class with slots: `(None, slots)`);
+        a session saved before `challenge` was a field kept it in `extra`."""
+        slots = state[1]
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+        if "challenge" not in slots:
+            self.challenge = self.extra.pop("challenge", None) or "none"
+
     def to_wire(self) -> dict[str, Any]:
         return {
             "id": self.id, "type": self.type, "tenant_id": self.tenant_id, "token_id": self.token_id, "pan_token_id": self.token_id,
