@@ -4,15 +4,40 @@ signature."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
+from sandbox.core.clock import iso
 from sandbox.core.events import Event
+from sandbox.core.ids import IdStreams
+from sandbox.core.runtime import Runtime
 from sandbox.providers.dino.models import PurchaseIntent, SpendRequest
 
 
 def purchase_intent_event(event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, intent: PurchaseIntent) -> Event:
     return _event(event_id, tenant, event_type, occurred_at, request_id, "purchase_intent", intent.id, intent.to_wire())
+
+
+class Announcing:
+    """What Dino's services share to record what they do: the clock's now, one trace id per
+    operation (the `request_id` of every event it records), and the events, built by `EVENT`."""
+
+    rt: Runtime
+    ids: IdStreams
+    EVENT: ClassVar[Callable[..., Event]]
+
+    def _now(self) -> str:
+        return iso(self.rt.clock.now())
+
+    def _trace(self, tenant: str) -> str:
+        """The trace id shared by the events one operation records (`request_id`)."""
+        return self.ids.ulid("req_trace", tenant)
+
+    def _emit(self, tenant: str, obj: Any, event_type: str | None, request_id: str) -> None:
+        """Record an event with a snapshot of the object as it is now."""
+        if event_type is not None:
+            event_id = self.ids.ulid("evt", tenant)
+            self.rt.events.publish(type(self).EVENT(event_id, tenant, event_type, obj.updated_at, request_id, obj))
 
 
 def spend_request_event(event_id: str, tenant: str, event_type: str, occurred_at: str, request_id: str, spend: SpendRequest) -> Event:

@@ -18,7 +18,7 @@ from sandbox.core.scheduler import Timer
 from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.dino import machine, magic
 from sandbox.providers.dino.auth import REVOKED_KIND, key_space
-from sandbox.providers.dino.events import purchase_intent_event
+from sandbox.providers.dino.events import Announcing, purchase_intent_event
 from sandbox.providers.dino.machine import PURCHASE_INTENT, Action
 from sandbox.providers.dino.models import (
     Authorize,
@@ -38,7 +38,9 @@ WALLET_KIND = "wallet"
 ExecutionOutcome = Literal["started", "completed", "failed"]
 
 
-class DinoService:
+class DinoService(Announcing):
+    EVENT = staticmethod(purchase_intent_event)
+
     def __init__(self, runtime: Runtime, settings: DinoSettings) -> None:
         self.rt = runtime
         self.ids = runtime.ids.for_provider(PROVIDER)  # Dino's own id streams
@@ -262,19 +264,6 @@ class DinoService:
         if magic.checkout_fails(intent.product_url):
             return "checkout_failed"
         return None
-
-    def _now(self) -> str:
-        return iso(self.rt.clock.now())
-
-    def _trace(self, tenant: str) -> str:
-        """The trace id shared by the events one operation records (`request_id`)."""
-        return self.ids.ulid("req_trace", tenant)
-
-    def _emit(self, tenant: str, intent: PurchaseIntent, event_type: str | None, request_id: str) -> None:
-        """Record an event with a snapshot of the intent as it is now."""
-        if event_type is not None:
-            event_id = self.ids.ulid("evt", tenant)
-            self.rt.events.publish(purchase_intent_event(event_id, tenant, event_type, intent.updated_at, request_id, intent))
 
 
 def _expired_credential(intent: PurchaseIntent) -> SandboxError:

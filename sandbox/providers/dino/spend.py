@@ -10,13 +10,13 @@ choice, documented in docs/dino.md#spend-requests.
 
 from __future__ import annotations
 
-from sandbox.core.clock import iso, iso_timestamp
+from sandbox.core.clock import iso_timestamp
 from sandbox.core.errors import ErrorKind, SandboxError, invalid_field
 from sandbox.core.runtime import Runtime
 from sandbox.core.scheduler import Timer
 from sandbox.core.store import Page, Space, UnknownCursor
 from sandbox.providers.dino import magic
-from sandbox.providers.dino.events import spend_request_event
+from sandbox.providers.dino.events import Announcing, spend_request_event
 from sandbox.providers.dino.machine import SPEND, SPEND_CREATED_EVENT, SpendAction, apply_spend
 from sandbox.providers.dino.models import (
     Account,
@@ -38,7 +38,9 @@ APPROVED_BY_OPERATOR, DECLINED_BY_OPERATOR = "Approved by operator", "Declined b
 CANCELLED_BY_OPERATOR, EXPIRED = "Cancelled by operator", "Approval request expired"
 
 
-class SpendService:
+class SpendService(Announcing):
+    EVENT = staticmethod(spend_request_event)
+
     def __init__(self, runtime: Runtime, settings: DinoSettings) -> None:
         self.rt = runtime
         self.ids = runtime.ids.for_provider(PROVIDER)
@@ -208,19 +210,6 @@ class SpendService:
         spend.decided_at = stamp
         spend.budget(account)
         self._emit(tenant, spend, apply_spend(spend, action, stamp), self._trace(tenant))
-
-    # -- helpers -----------------------------------------------------------------------
-
-    def _now(self) -> str:
-        return iso(self.rt.clock.now())
-
-    def _trace(self, tenant: str) -> str:
-        return self.ids.ulid("req_trace", tenant)
-
-    def _emit(self, tenant: str, spend: SpendRequest, event_type: str | None, request_id: str) -> None:
-        if event_type is not None:
-            event_id = self.ids.ulid("evt", tenant)
-            self.rt.events.publish(spend_request_event(event_id, tenant, event_type, spend.updated_at, request_id, spend))
 
 
 def _not_found(spend_id: str) -> SandboxError:
